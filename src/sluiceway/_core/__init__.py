@@ -1,0 +1,1 @@
+"""The engine: Stream, fusion, sources, lifecycle. Private: import from ``sluiceway``."""

@@ -1,0 +1,241 @@
+"""Where a pipeline's items come from.
+
+A node is opened at most once and closed exactly once, whether or not it was
+opened. ``batched`` nodes hand the engine sequences of items (the fused stages
+then loop over each sequence without an ``await`` per item); the others hand
+it single items, pulled exactly as the consumer asks for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
+from itertools import islice
+from typing import Any
+
+from anyio.lowlevel import checkpoint
+
+from ._lifecycle import close_within
+
+__all__ = ["BATCH_SIZE", "AsyncSource", "BatchSource", "Node", "SyncSource", "node_for"]
+
+#: Items per batch cut from a sync iterable; a sync iterator is read at most this far ahead.
+BATCH_SIZE = 1024
+
+_SLICEABLE = (list, tuple, range)
+
+
+class Node:
+    """The start of a pipeline: opened at most once, closed exactly once."""
+
+    __slots__ = ("_closed",)
+
+    batched: bool = False
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    def open(self) -> AsyncIterator[Any]:
+        """Start producing: items, or sequences of items when ``batched``."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release what the node owns; later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._release()
+
+    async def _release(self) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+async def _aclose_owned(obj: object) -> None:
+    """Close an async iterator (``aclose``) or a sync generator (``close``)."""
+    aclose = getattr(obj, "aclose", None)
+    if aclose is not None:
+        await close_within(aclose, obj)
+        return
+    if isinstance(obj, Generator):
+        obj.close()  # a file or socket passed as an iterable stays the caller's to close
+
+
+class AsyncSource(Node):
+    """An async iterable of single items."""
+
+    __slots__ = ("_it", "_obj", "_owned")
+
+    def __init__(self, obj: AsyncIterable[Any], *, owned: bool = True) -> None:
+        super().__init__()
+        self._obj = obj
+        self._owned = owned
+        self._it: AsyncIterator[Any] | None = None
+
+    def open(self) -> AsyncIterator[Any]:
+        self._it = self._obj.__aiter__()
+        return self._it
+
+    async def _release(self) -> None:
+        if self._owned:
+            # A never-opened source is closed too, when it is an iterator itself.
+            await _aclose_owned(self._it if self._it is not None else self._obj)
+
+    def describe(self) -> str:
+        return repr(self._obj)
+
+
+class _ChunkedSource(Node):
+    """A node whose ``open()`` runs one of our own async generators over a sync object."""
+
+    __slots__ = ("_gen", "_it", "_obj", "_owned")
+
+    def __init__(self, obj: Iterable[Any], *, owned: bool = True) -> None:
+        super().__init__()
+        self._obj = obj
+        self._owned = owned
+        self._it: Iterator[Any] | None = None
+        self._gen: AsyncIterator[Any] | None = None
+
+    async def _release(self) -> None:
+        gen = self._gen
+        if gen is not None:
+            await gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+        if self._owned:
+            await _aclose_owned(self._it if self._it is not None else self._obj)
+
+    def describe(self) -> str:
+        return repr(self._obj)
+
+
+class SyncSource(_ChunkedSource):
+    """A sync iterable, moved through the engine in batches of ``BATCH_SIZE``.
+
+    Lists, tuples and ranges are sliced; other iterables are read ahead up to
+    one batch. Items read before the iterable raises are delivered first.
+    Between batches the engine checkpoints, so a long sync source stays
+    cancellable and fair to other tasks.
+    """
+
+    __slots__ = ()
+    batched = True
+
+    def open(self) -> AsyncIterator[Any]:
+        obj = self._obj
+        if type(obj) in _SLICEABLE:
+            self._gen = _slices(obj)  # type: ignore[arg-type]  # checked just above
+        else:
+            self._it = iter(obj)
+            self._gen = _chunks(self._it)
+        return self._gen
+
+
+async def _slices(seq: Sequence[Any]) -> AsyncIterator[Sequence[Any]]:
+    if len(seq) <= BATCH_SIZE:
+        if seq:
+            yield seq
+        return
+    start = 0
+    while start < len(seq):
+        if start:
+            await checkpoint()
+        yield seq[start : start + BATCH_SIZE]
+        start += BATCH_SIZE
+
+
+async def _chunks(it: Iterator[Any]) -> AsyncIterator[list[Any]]:
+    while True:
+        chunk: list[Any] = []
+        try:
+            # extend() keeps the items it got before the iterator raised
+            chunk.extend(islice(it, BATCH_SIZE))
+        except Exception:
+            if chunk:
+                yield chunk
+            raise
+        if chunk:
+            yield chunk
+        if len(chunk) < BATCH_SIZE:
+            return
+        await checkpoint()
+
+
+class SyncItems(_ChunkedSource):
+    """A sync iterator pulled one item at a time (a borrowed one: no read-ahead)."""
+
+    __slots__ = ()
+
+    def open(self) -> AsyncIterator[Any]:
+        self._it = iter(self._obj)
+        self._gen = _one_by_one(self._it)
+        return self._gen
+
+
+async def _one_by_one(it: Iterator[Any]) -> AsyncIterator[Any]:
+    count = 0
+    for item in it:
+        yield item
+        count += 1
+        if count % BATCH_SIZE == 0:
+            await checkpoint()
+
+
+class BatchSource(Node):
+    """An iterable (sync or async) of sequences of items: ``from_batches()``."""
+
+    __slots__ = ("_gen", "_it", "_obj")
+    batched = True
+
+    def __init__(self, obj: AsyncIterable[Sequence[Any]] | Iterable[Sequence[Any]]) -> None:
+        super().__init__()
+        self._obj = obj
+        self._it: AsyncIterator[Any] | Iterator[Any] | None = None
+        self._gen: AsyncIterator[Any] | None = None
+
+    def open(self) -> AsyncIterator[Any]:
+        obj = self._obj
+        if isinstance(obj, AsyncIterable):
+            self._it = obj.__aiter__()
+            return self._it
+        self._it = iter(obj)
+        self._gen = _each_with_checkpoint(self._it)
+        return self._gen
+
+    async def _release(self) -> None:
+        if self._gen is not None:
+            await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+        await _aclose_owned(self._it if self._it is not None else self._obj)
+
+    def describe(self) -> str:
+        return f"from_batches({self._obj!r})"
+
+
+async def _each_with_checkpoint(it: Iterator[Any]) -> AsyncIterator[Any]:
+    first = True
+    for batch in it:
+        if not first:
+            await checkpoint()
+        first = False
+        yield batch
+
+
+def node_for(source: object, *, owned: bool = True, where: str = "stream") -> Node:
+    """The node for a user's source; TypeError for anything not iterable."""
+    if isinstance(source, AsyncIterable):
+        return AsyncSource(source, owned=owned)  # pyright: ignore[reportUnknownArgumentType]
+    if isinstance(source, Iterable):
+        if not owned and type(source) not in _SLICEABLE:
+            return SyncItems(source, owned=False)  # pyright: ignore[reportUnknownArgumentType]
+        return SyncSource(source, owned=owned)  # pyright: ignore[reportUnknownArgumentType]
+    raise TypeError(
+        f"{where}() expects an async iterable or an iterable, "
+        f"got {type(source).__name__}: {source!r}"
+    )

@@ -1,0 +1,478 @@
+"""The Stream: a one-shot, lazily built pipeline over an async or sync source."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any, Generic, Self, TypeGuard, TypeVar, overload
+
+from ..errors import EmptyStreamError, StreamConsumedError
+from . import _sinks
+from ._callables import check_count
+from ._codegen import NOTHING, Sink, Stage, compile_pipeline
+from ._lifecycle import Once, close_within
+from ._nodes import BatchSource, Node, node_for
+
+__all__ = ["Stream", "borrow", "from_batches", "stream"]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+U = TypeVar("U")
+
+# States of a Stream object.
+_NEW = 0  # built, not started: operators, terminals and iteration may use it
+_RUNNING = 1  # being iterated or consumed by a terminal operation
+_DONE = 2  # ended or closed: __anext__ raises StopAsyncIteration
+_MOVED = 3  # taken over by an operator; closing it closes the taker
+
+_ITEMS = _sinks.Items()
+_BATCHES = _sinks.Batches()
+
+
+async def _stop_iteration() -> Any:
+    raise StopAsyncIteration
+
+
+class Stream(Generic[T_co]):
+    """A pipeline of items of type ``T_co`` that is iterated once.
+
+    Build one with :func:`stream` (or ``Stream(source)``), add operators, then
+    consume it with ``async for`` or a terminal operation such as
+    :meth:`to_list`. Operators are lazy and take the stream they are called
+    on over: use the returned stream, not the old one. ``async with stream:``
+    closes every source of the pipeline, exactly once, when the block is left
+    in any way. Terminal operations close the pipeline themselves.
+    """
+
+    __slots__ = ("__weakref__", "_agen", "_aiter_done", "_node", "_stages", "_state", "_successor")
+
+    _node: Node
+    _stages: tuple[Stage, ...]
+    _state: int
+    _agen: AsyncIterator[Any] | None
+    _aiter_done: bool
+    _successor: Stream[Any] | None
+
+    def __init__(self, source: AsyncIterable[T_co] | Iterable[T_co]) -> None:
+        if isinstance(source, Stream):
+            taken: Stream[Any] = source._move("Stream")  # pyright: ignore[reportUnknownMemberType]
+            self._setup(taken._node, taken._stages)
+            source._successor = self  # pyright: ignore[reportUnknownMemberType]
+        else:
+            self._setup(node_for(source, where="Stream"), ())
+
+    def _setup(self, node: Node, stages: tuple[Stage, ...]) -> None:
+        self._node = node
+        self._stages = stages
+        self._state = _NEW
+        self._agen = None
+        self._aiter_done = False
+        self._successor = None
+
+    @classmethod
+    def _from(cls, node: Node, stages: tuple[Stage, ...] = ()) -> Stream[Any]:
+        new = cls.__new__(cls)
+        new._setup(node, stages)
+        return new
+
+    def __repr__(self) -> str:
+        ops = "".join(f" | {type(stage).__name__.lower()}" for stage in self._stages)
+        state = ("new", "running", "done", "moved")[self._state]
+        return f"<Stream {self._node.describe()}{ops} ({state})>"
+
+    # -- ownership -------------------------------------------------------
+
+    def _check_new(self, what: str) -> None:
+        if self._state != _NEW:
+            how = {
+                _RUNNING: "is already being iterated",
+                _DONE: "was already consumed or closed",
+                _MOVED: "was handed to an operator; use the stream that operator returned",
+            }[self._state]
+            raise StreamConsumedError(f"cannot {what}: this Stream {how}")
+
+    def _move(self, what: str) -> Stream[Any]:
+        """Hand this pipeline to a new Stream object; this one becomes unusable."""
+        self._check_new(what)
+        new = Stream._from(self._node, self._stages)
+        self._state = _MOVED
+        self._successor = new
+        return new
+
+    def _then(self, stage: Stage) -> Stream[Any]:
+        new = self._move(f"apply an operator ({type(stage).__name__.lower()})")
+        new._stages = (*new._stages, stage)
+        return new
+
+    def _engine(self, batched: bool) -> AsyncIterator[Any]:
+        """Start the pipeline; items (or lists of items) come out of the returned iterator."""
+        self._check_new("iterate it")
+        self._state = _RUNNING
+        node = self._node
+        fn, args = compile_pipeline(
+            node.batched, self._stages, _BATCHES if batched else _ITEMS, _HELPERS
+        )
+        agen: AsyncIterator[Any] = fn(Once(node.open()), node.aclose, *args)
+        self._agen = agen
+        return agen
+
+    # -- iteration and lifecycle ----------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[T_co]:
+        if self._aiter_done:
+            raise StreamConsumedError("cannot iterate this Stream twice")
+        agen = self._agen if self._state == _RUNNING else None
+        if agen is None:
+            agen = self._engine(batched=False)
+        self._aiter_done = True
+        return agen
+
+    def __anext__(self) -> Awaitable[T_co]:
+        agen = self._agen
+        if agen is None:
+            if self._state == _NEW:
+                agen = self._engine(batched=False)
+            elif self._state == _DONE:
+                return _stop_iteration()
+            else:
+                self._check_new("iterate it")
+        return agen.__anext__()  # type: ignore[union-attr]  # set by _engine() above
+
+    async def aclose(self) -> None:
+        """Close the pipeline and every source it owns; calling it again does nothing."""
+        if self._successor is not None:
+            await self._successor.aclose()
+            return
+        if self._state == _DONE:
+            return
+        self._state = _DONE
+        agen = self._agen
+        try:
+            if agen is not None:
+                # Runs the pipeline's own finally, which closes the node.
+                await close_within(agen.aclose, self)  # type: ignore[attr-defined]
+        finally:
+            # For a pipeline that never started, its finally never ran.
+            await self._node.aclose()
+
+    async def _close_after(self, exc: BaseException | None) -> None:
+        """Close; an error while closing is raised, or noted on ``exc`` if one is leaving."""
+        try:
+            await self.aclose()
+        except BaseException as close_exc:
+            if exc is None:
+                raise
+            exc.add_note(f"sluiceway: closing the stream also failed: {close_exc!r}")
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close_after(exc)
+
+    async def _terminal(self, sink: Sink, what: str) -> Any:
+        self._check_new(what)
+        self._state = _RUNNING
+        node = self._node
+        fn, args = compile_pipeline(node.batched, self._stages, sink, _HELPERS)
+        try:
+            result = await fn(Once(node.open()), *args)
+        except BaseException as exc:
+            await self._close_after(exc)
+            raise
+        await self.aclose()
+        return result
+
+    # -- operators -------------------------------------------------------
+
+    @overload
+    def map(
+        self, fn: Callable[[T_co], Awaitable[U]], *, concurrency: int = 1, ordered: bool = True
+    ) -> Stream[U]: ...
+    @overload
+    def map(
+        self, fn: Callable[[T_co], U], *, concurrency: int = 1, ordered: bool = True
+    ) -> Stream[U]: ...
+    def map(
+        self, fn: Callable[[T_co], Any], *, concurrency: int = 1, ordered: bool = True
+    ) -> Stream[Any]:
+        """Apply ``fn`` (sync or async) to each item.
+
+        Args:
+            fn: called with each item; an ``async def`` function is awaited.
+            concurrency: how many calls may run at once (1: one after another).
+            ordered: with ``concurrency > 1``, keep the input order.
+        """
+        from ..ops._transform import Map
+
+        check_count(concurrency, "map", "concurrency", minimum=1)
+        stage = Map(fn)
+        if concurrency > 1:
+            raise NotImplementedError("map(concurrency > 1) is not available in this version")
+        del ordered
+        return self._then(stage)
+
+    @overload
+    def filter(self, pred: Callable[[T_co], TypeGuard[U]]) -> Stream[U]: ...
+    @overload
+    def filter(self, pred: Callable[[T_co], object]) -> Stream[T_co]: ...
+    def filter(self, pred: Callable[[T_co], object]) -> Stream[Any]:
+        """Keep the items for which ``pred`` (sync or async) is true."""
+        from ..ops._transform import Filter
+
+        return self._then(Filter(pred))
+
+    @overload
+    def flat_map(
+        self, fn: Callable[[T_co], Awaitable[AsyncIterable[U] | Iterable[U]]]
+    ) -> Stream[U]: ...
+    @overload
+    def flat_map(self, fn: Callable[[T_co], AsyncIterable[U] | Iterable[U]]) -> Stream[U]: ...
+    def flat_map(self, fn: Callable[[T_co], Any]) -> Stream[Any]:
+        """Replace each item by the items of ``fn(item)``, a sync or async iterable.
+
+        An async iterable returned by ``fn`` is closed as soon as it is
+        exhausted or the stream stops early.
+        """
+        from ..ops._transform import FlatMap
+
+        return self._then(FlatMap(fn))
+
+    @overload
+    def flatten(self: Stream[AsyncIterable[U]]) -> Stream[U]: ...
+    @overload
+    def flatten(self: Stream[Iterable[U]]) -> Stream[U]: ...
+    def flatten(self: Stream[Any]) -> Stream[Any]:
+        """Replace each item, a sync or async iterable, by its items."""
+        from ..ops._transform import FlatMap
+
+        return self._then(FlatMap(None))
+
+    @overload
+    def scan(self, fn: Callable[[U, T_co], Awaitable[U]], initial: U) -> Stream[U]: ...
+    @overload
+    def scan(self, fn: Callable[[U, T_co], U], initial: U) -> Stream[U]: ...
+    @overload
+    def scan(self: Stream[T], fn: Callable[[T, T], Awaitable[T]]) -> Stream[T]: ...
+    @overload
+    def scan(self: Stream[T], fn: Callable[[T, T], T]) -> Stream[T]: ...
+    def scan(self, fn: Callable[[Any, Any], Any], initial: object = NOTHING) -> Stream[Any]:
+        """Running accumulation: yields ``fn(acc, item)`` for each item.
+
+        ``initial`` itself is not yielded: ``[1, 2, 3]`` with ``+`` and ``0``
+        gives ``1, 3, 6``. Without ``initial`` the first item starts the
+        accumulation and is yielded as it is, like ``itertools.accumulate``.
+        """
+        from ..ops._transform import Scan
+
+        return self._then(Scan(fn, initial))
+
+    def enumerate(self, start: int = 0) -> Stream[tuple[int, T_co]]:
+        """Pairs ``(index, item)``, counting from ``start``."""
+        from ..ops._transform import Enumerate
+
+        return self._then(Enumerate(start))
+
+    def take(self, n: int) -> Stream[T_co]:
+        """The first ``n`` items; an async source is pulled exactly ``n`` times."""
+        from ..ops._slicing import Take
+
+        return self._then(Take(n))
+
+    def skip(self, n: int) -> Stream[T_co]:
+        """Everything after the first ``n`` items."""
+        from ..ops._slicing import Skip
+
+        return self._then(Skip(n))
+
+    def take_while(self, pred: Callable[[T_co], object]) -> Stream[T_co]:
+        """Items up to (not including) the first one for which ``pred`` is false."""
+        from ..ops._slicing import TakeWhile
+
+        return self._then(TakeWhile(pred))
+
+    def drop_while(self, pred: Callable[[T_co], object]) -> Stream[T_co]:
+        """Items from the first one for which ``pred`` is false onwards."""
+        from ..ops._slicing import DropWhile
+
+        return self._then(DropWhile(pred))
+
+    def distinct(self, key: Callable[[T_co], object] | None = None) -> Stream[T_co]:
+        """Drop every item whose key (the item itself by default) was seen before.
+
+        The first occurrence wins. Memory grows with the number of distinct
+        keys; unhashable keys work too, compared with ``==`` (slower).
+        """
+        from ..ops._transform import Distinct
+
+        return self._then(Distinct(key))
+
+    def batch(self, size: int, *, timeout: float | None = None) -> Stream[list[T_co]]:
+        """Lists of ``size`` items; the last one may be shorter, none is empty.
+
+        Args:
+            size: items per list, at least 1.
+            timeout: seconds after a batch's first item when a partial batch
+                is handed over anyway.
+        """
+        from ..ops._batch import Batch
+
+        stage = Batch(size)
+        if timeout is not None:
+            raise NotImplementedError("batch(timeout=...) is not available in this version")
+        return self._then(stage)
+
+    def chain(self, *others: AsyncIterable[U] | Iterable[U]) -> Stream[T_co | U]:
+        """This stream's items, then each of ``others``' in turn."""
+        from ..ops._combine import concat
+
+        return concat(self, *others)
+
+    def batches(self) -> Stream[list[T_co]]:
+        """The engine's own batches as lists, not re-cut (for bulk writes).
+
+        A batch source (a list, a range, :func:`from_batches`, a DB cursor)
+        gives its batches after the stages ran over them; an async source of
+        single items gives one list per item it produces.
+        """
+        inner = self._move("take its batches")
+        outer: Stream[list[T_co]] = Stream._from(_BatchesOf(inner))
+        self._successor = outer
+        return outer
+
+    # -- terminal operations ----------------------------------------------
+
+    async def to_list(self) -> list[T_co]:
+        """All items, in a list."""
+        result: list[T_co] = await self._terminal(_sinks.ToList(), "collect it")
+        return result
+
+    async def count(self) -> int:
+        """The number of items."""
+        result: int = await self._terminal(_sinks.Count(), "count it")
+        return result
+
+    async def first(self) -> T_co:
+        """The first item; :class:`~sluiceway.errors.EmptyStreamError` if there is none."""
+        result: T_co = await self._terminal(_sinks.First(), "take its first item")
+        return result
+
+    async def last(self) -> T_co:
+        """The last item; :class:`~sluiceway.errors.EmptyStreamError` if there is none."""
+        result: T_co = await self._terminal(_sinks.Last(), "take its last item")
+        return result
+
+    @overload
+    async def reduce(self, fn: Callable[[U, T_co], Awaitable[U]], initial: U) -> U: ...
+    @overload
+    async def reduce(self, fn: Callable[[U, T_co], U], initial: U) -> U: ...
+    @overload
+    async def reduce(self: Stream[T], fn: Callable[[T, T], Awaitable[T]]) -> T: ...
+    @overload
+    async def reduce(self: Stream[T], fn: Callable[[T, T], T]) -> T: ...
+    async def reduce(self, fn: Callable[[Any, Any], Any], initial: object = NOTHING) -> Any:
+        """Fold the items with ``fn(acc, item)`` (sync or async), starting from ``initial``.
+
+        Without ``initial`` the first item starts the fold, and an empty
+        stream raises :class:`~sluiceway.errors.EmptyStreamError`.
+        """
+        return await self._terminal(_sinks.Reduce(fn, initial), "reduce it")
+
+    async def foreach(self, fn: Callable[[T_co], object], *, concurrency: int = 1) -> None:
+        """Call ``fn`` (sync or async) on each item, for its effect."""
+        check_count(concurrency, "foreach", "concurrency", minimum=1)
+        sink = _sinks.Foreach(fn)
+        if concurrency > 1:
+            raise NotImplementedError("foreach(concurrency > 1) is not available in this version")
+        await self._terminal(sink, "run foreach over it")
+
+
+class _BatchesOf(Node):
+    """The lists a pipeline's engine moves, as the items of a new pipeline."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Stream[Any]) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def open(self) -> AsyncIterator[Any]:
+        return self._inner._engine(batched=True)  # pyright: ignore[reportPrivateUsage]
+
+    async def _release(self) -> None:
+        await self._inner.aclose()
+
+    def describe(self) -> str:
+        return f"{self._inner!r}.batches()"
+
+
+async def _close_inner(value: object, it: AsyncIterator[Any]) -> None:
+    """Close an async iterable that flat_map got from the user's function."""
+    if isinstance(value, Stream):
+        await value.aclose()
+        return
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        await close_within(aclose, it)
+
+
+_HELPERS: dict[str, object] = {
+    "_Once": Once,
+    "_close_inner": _close_inner,
+    "EmptyStreamError": EmptyStreamError,
+}
+
+
+def stream(source: AsyncIterable[T] | Iterable[T]) -> Stream[T]:
+    """A :class:`Stream` over any async iterable or iterable.
+
+    The stream owns ``source``: it is closed (``aclose()`` for an async
+    iterator, ``close()`` for a sync generator) when the stream ends or is
+    closed, even if it was never started. Wrap it in :func:`borrow` to keep it
+    open. A Stream passed in is returned as it is.
+
+    Raises:
+        TypeError: ``source`` is not iterable.
+    """
+    if isinstance(source, Stream):
+        return source  # pyright: ignore[reportUnknownVariableType]
+    return Stream._from(node_for(source))  # pyright: ignore[reportPrivateUsage]
+
+
+def from_batches(source: AsyncIterable[Sequence[T]] | Iterable[Sequence[T]]) -> Stream[T]:
+    """A stream of the items of each batch (a sequence) from ``source``.
+
+    The batches travel through the engine whole: fused stages loop over each
+    one without an ``await`` per item, terminal operations take them whole,
+    and :meth:`Stream.batches` gives them back.
+
+    Raises:
+        TypeError: ``source`` is not iterable.
+    """
+    if not isinstance(source, AsyncIterable | Iterable):
+        raise TypeError(
+            "from_batches() expects an async iterable or an iterable of sequences, "
+            f"got {type(source).__name__}: {source!r}"
+        )
+    return Stream._from(BatchSource(source))  # pyright: ignore[reportPrivateUsage]
+
+
+def borrow(source: AsyncIterable[T] | Iterable[T]) -> Stream[T]:
+    """A stream over ``source`` that never closes it: the caller keeps ownership.
+
+    Closing the stream (or an operator finishing early, such as ``take``)
+    leaves ``source`` open and where the stream stopped reading it, so it can
+    be read on afterwards. A borrowed sync iterator is read one item at a
+    time, never ahead.
+
+    Raises:
+        TypeError: ``source`` is not iterable.
+    """
+    if isinstance(source, Stream):
+        raise TypeError("borrow() takes a source, not a Stream (a Stream owns its pipeline)")
+    return Stream._from(node_for(source, owned=False, where="borrow"))  # pyright: ignore[reportPrivateUsage]

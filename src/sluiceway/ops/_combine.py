@@ -1,0 +1,164 @@
+"""Streams from several streams: concat (and Stream.chain) and zip."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any, TypeVar, overload
+
+from .._core._lifecycle import Once
+from .._core._nodes import Node
+from .._core._stream import Stream, stream
+
+__all__ = ["concat", "zip"]
+
+T = TypeVar("T")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+T4 = TypeVar("T4")
+T5 = TypeVar("T5")
+
+_Source = AsyncIterable[T] | Iterable[T]
+
+
+def _take_parts(sources: tuple[object, ...], where: str) -> list[Stream[Any]]:
+    """Streams for every source, checked before any of them is taken over."""
+    streams: list[Stream[Any]] = []
+    for source in sources:
+        if not isinstance(source, AsyncIterable | Iterable):
+            raise TypeError(
+                f"{where}() expects async iterables or iterables, "
+                f"got {type(source).__name__}: {source!r}"
+            )
+    for source in sources:
+        streams.append(stream(source))  # pyright: ignore[reportUnknownArgumentType]
+    for part in streams:
+        part._check_new(f"pass it to {where}()")  # pyright: ignore[reportPrivateUsage]
+    return [part._move(f"pass it to {where}()") for part in streams]  # pyright: ignore[reportPrivateUsage]
+
+
+def _combined(node: Node, parts: list[Stream[Any]], sources: tuple[object, ...]) -> Stream[Any]:
+    combined = Stream._from(node)  # pyright: ignore[reportPrivateUsage]
+    for source in sources:
+        if isinstance(source, Stream):
+            # Closing any of the inputs closes the whole combined pipeline.
+            source._successor = combined  # pyright: ignore[reportPrivateUsage]
+    return combined
+
+
+class _Concat(Node):
+    __slots__ = ("_gen", "_parts", "batched")
+
+    def __init__(self, parts: list[Stream[Any]]) -> None:
+        super().__init__()
+        self._parts = parts
+        # Batches flow through only if every part makes batches.
+        self.batched = all(part._node.batched for part in parts)  # pyright: ignore[reportPrivateUsage]
+        self._gen: AsyncIterator[Any] | None = None
+
+    def open(self) -> AsyncIterator[Any]:
+        self._gen = _concat(self._parts, self.batched)
+        return self._gen
+
+    async def _release(self) -> None:
+        try:
+            if self._gen is not None:
+                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+        finally:
+            await _close_all(self._parts)
+
+    def describe(self) -> str:
+        return f"concat({', '.join(repr(part) for part in self._parts)})"
+
+
+async def _close_all(parts: list[Stream[Any]]) -> None:
+    """Close every part; the first error is raised after all were closed, later ones noted."""
+    first: BaseException | None = None
+    for part in parts:
+        try:
+            await part.aclose()
+        except BaseException as exc:
+            if first is None:
+                first = exc
+            else:
+                first.add_note(f"sluiceway: closing another source also failed: {exc!r}")
+    if first is not None:
+        raise first
+
+
+async def _concat(parts: list[Stream[Any]], batched: bool) -> AsyncIterator[Any]:
+    for part in parts:
+        async for value in Once(part._engine(batched)):  # pyright: ignore[reportPrivateUsage]
+            yield value
+        await part.aclose()  # release it now, not when the whole concat ends
+
+
+class _Zip(Node):
+    __slots__ = ("_gen", "_parts")
+
+    def __init__(self, parts: list[Stream[Any]]) -> None:
+        super().__init__()
+        self._parts = parts
+        self._gen: AsyncIterator[Any] | None = None
+
+    def open(self) -> AsyncIterator[Any]:
+        self._gen = _zip(self._parts)
+        return self._gen
+
+    async def _release(self) -> None:
+        try:
+            if self._gen is not None:
+                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+        finally:
+            await _close_all(self._parts)
+
+    def describe(self) -> str:
+        return f"zip({', '.join(repr(part) for part in self._parts)})"
+
+
+async def _zip(parts: list[Stream[Any]]) -> AsyncIterator[tuple[Any, ...]]:
+    if not parts:
+        return
+    pulls = [part._engine(False).__anext__ for part in parts]  # pyright: ignore[reportPrivateUsage]
+    while True:
+        try:
+            items = [await pull() for pull in pulls]
+        except StopAsyncIteration:
+            return
+        yield tuple(items)
+
+
+def concat(*sources: AsyncIterable[T] | Iterable[T]) -> Stream[T]:
+    """The items of each source in turn; each is closed as soon as it is done.
+
+    Takes over every source given as a Stream; raw iterables are wrapped with
+    :func:`~sluiceway.stream` (and so owned too).
+    """
+    parts = _take_parts(sources, "concat")
+    return _combined(_Concat(parts), parts, sources)
+
+
+@overload
+def zip(s1: _Source[T1], /) -> Stream[tuple[T1]]: ...
+@overload
+def zip(s1: _Source[T1], s2: _Source[T2], /) -> Stream[tuple[T1, T2]]: ...
+@overload
+def zip(s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], /) -> Stream[tuple[T1, T2, T3]]: ...
+@overload
+def zip(
+    s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], s4: _Source[T4], /
+) -> Stream[tuple[T1, T2, T3, T4]]: ...
+@overload
+def zip(
+    s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], s4: _Source[T4], s5: _Source[T5], /
+) -> Stream[tuple[T1, T2, T3, T4, T5]]: ...
+@overload
+def zip(*sources: _Source[Any]) -> Stream[tuple[Any, ...]]: ...
+def zip(*sources: _Source[Any]) -> Stream[tuple[Any, ...]]:
+    """Tuples of one item from each source, until the shortest one ends.
+
+    Like the builtin ``zip``: the item already pulled from a longer source
+    when a shorter one ends is dropped. Every source is closed at the end.
+    """
+    parts = _take_parts(sources, "zip")
+    return _combined(_Zip(parts), parts, sources)
