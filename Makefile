@@ -28,7 +28,7 @@ lint: $(VENV)/.installed-dev
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
-	$(BIN)/pyright
+	$(BIN)/pyright --pythonpath $(BIN)/python
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -X dev -m pytest $(PYTEST_ARGS)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any
+from typing import cast
 
-__all__ = ["check_callable", "check_count", "is_async_callable"]
+__all__ = ["check_callable", "check_count", "check_int", "is_async_callable"]
 
 
-def is_async_callable(fn: Any) -> bool:
+def is_async_callable(fn: object) -> bool:
     """Whether calling ``fn`` gives a coroutine to await.
 
     True for ``async def`` functions and methods, ``functools.partial`` objects
@@ -17,12 +17,14 @@ def is_async_callable(fn: Any) -> bool:
     per operator, never per item.
     """
     while isinstance(fn, functools.partial):
-        fn = fn.func  # pyright: ignore[reportUnknownMemberType]
+        fn = cast("functools.partial[object]", fn).func
     if inspect.iscoroutinefunction(fn):
         return True
     if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn):
         return False
-    return inspect.iscoroutinefunction(getattr(type(fn), "__call__", None))
+    cls: type[object] = type(fn)
+    # The method itself is inspected here, not whether fn is callable.
+    return inspect.iscoroutinefunction(getattr(cls, "__call__", None))  # noqa: B004
 
 
 def check_callable(fn: object, where: str, what: str = "fn") -> None:
@@ -31,10 +33,16 @@ def check_callable(fn: object, where: str, what: str = "fn") -> None:
         raise TypeError(f"{where}() expects a callable {what}, got {type(fn).__name__}: {fn!r}")
 
 
-def check_count(n: object, where: str, what: str = "n", minimum: int = 0) -> int:
-    """Return ``n`` if it is an int of at least ``minimum``; raise TypeError/ValueError."""
+def check_int(n: object, where: str, what: str) -> int:
+    """Return ``n`` if it is an int (not a bool); raise TypeError otherwise."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"{where}() expects an int {what}, got {type(n).__name__}: {n!r}")
+    return n
+
+
+def check_count(n: object, where: str, what: str = "n", minimum: int = 0) -> int:
+    """Return ``n`` if it is an int of at least ``minimum``; raise TypeError/ValueError."""
+    n = check_int(n, where, what)
     if n < minimum:
         raise ValueError(f"{where}() expects {what} >= {minimum}, got {n}")
     return n

@@ -23,9 +23,11 @@ through user code.
 from __future__ import annotations
 
 import linecache
-from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Hashable
 
 __all__ = ["NOTHING", "Gen", "Sink", "Stage", "compile_pipeline"]
 
@@ -118,7 +120,7 @@ class Gen:
         self.lines.append("    " * self.depth + text)
 
     @contextmanager
-    def block(self, header: str) -> Iterator[None]:
+    def block(self, header: str) -> Generator[None, None, None]:
         self.line(header)
         self.depth += 1
         try:

@@ -23,7 +23,16 @@ from anyio.lowlevel import checkpoint
 
 from ._lifecycle import close_within
 
-__all__ = ["BATCH_SIZE", "AsyncSource", "BatchSource", "Node", "SyncSource", "node_for"]
+__all__ = [
+    "BATCH_SIZE",
+    "AsyncSource",
+    "BatchSource",
+    "Node",
+    "SyncItems",
+    "SyncSource",
+    "is_iterable",
+    "node_for",
+]
 
 #: Items per batch cut from a sync iterable; a sync iterator is read at most this far ahead.
 BATCH_SIZE = 1024
@@ -180,10 +189,8 @@ class SyncItems(_ChunkedSource):
 
 
 async def _one_by_one(it: Iterator[Any]) -> AsyncIterator[Any]:
-    count = 0
-    for item in it:
+    for count, item in enumerate(it, 1):
         yield item
-        count += 1
         if count % BATCH_SIZE == 0:
             await checkpoint()
 
@@ -227,14 +234,20 @@ async def _each_with_checkpoint(it: Iterator[Any]) -> AsyncIterator[Any]:
         yield batch
 
 
+def is_iterable(obj: object) -> bool:
+    """Whether ``obj`` is an async iterable or an iterable."""
+    return isinstance(obj, AsyncIterable | Iterable)
+
+
 def node_for(source: object, *, owned: bool = True, where: str = "stream") -> Node:
     """The node for a user's source; TypeError for anything not iterable."""
     if isinstance(source, AsyncIterable):
         return AsyncSource(source, owned=owned)  # pyright: ignore[reportUnknownArgumentType]
     if isinstance(source, Iterable):
-        if not owned and type(source) not in _SLICEABLE:
-            return SyncItems(source, owned=False)  # pyright: ignore[reportUnknownArgumentType]
-        return SyncSource(source, owned=owned)  # pyright: ignore[reportUnknownArgumentType]
+        items: Iterable[Any] = source  # pyright: ignore[reportUnknownVariableType]
+        if not owned and type(items) not in _SLICEABLE:
+            return SyncItems(items, owned=False)
+        return SyncSource(items, owned=owned)
     raise TypeError(
         f"{where}() expects an async iterable or an iterable, "
         f"got {type(source).__name__}: {source!r}"

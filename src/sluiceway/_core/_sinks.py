@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._callables import check_callable, is_async_callable
 from ._codegen import NOTHING, Gen, Sink
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
 
 __all__ = ["Batches", "Count", "First", "Foreach", "Items", "Last", "Reduce", "ToList"]
 
@@ -111,21 +113,23 @@ class _Pick(Sink):
     """first() / last(): one item, or EmptyStreamError."""
 
     __slots__ = ()
+    name = ""
+
+    def shape(self) -> Hashable:
+        return (self.name,)
 
     def init(self, g: Gen) -> None:
         g.init("found = NOTHING")
 
     def finish(self, g: Gen) -> None:
         with g.block("if found is NOTHING:"):
-            g.line(f'raise EmptyStreamError("{self.shape()[0]}() on a stream with no items")')
+            g.line(f'raise EmptyStreamError("{self.name}() on a stream with no items")')
         g.line("return found")
 
 
 class First(_Pick):
     __slots__ = ()
-
-    def shape(self) -> Hashable:
-        return ("first",)
+    name = "first"
 
     def item(self, g: Gen) -> None:
         g.line("found = x")
@@ -134,9 +138,7 @@ class First(_Pick):
 
 class Last(_Pick):
     __slots__ = ()
-
-    def shape(self) -> Hashable:
-        return ("last",)
+    name = "last"
 
     def item(self, g: Gen) -> None:
         g.line("found = x")

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from types import TracebackType
-from typing import Any, Generic, Self, TypeGuard, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeGuard, TypeVar, overload
 
 from ..errors import EmptyStreamError, StreamConsumedError
 from . import _sinks
 from ._callables import check_count
 from ._codegen import NOTHING, Sink, Stage, compile_pipeline
 from ._lifecycle import Once, close_within
-from ._nodes import BatchSource, Node, node_for
+from ._nodes import BatchSource, Node, is_iterable, node_for
+
+if TYPE_CHECKING:
+    from collections.abc import (
+        AsyncIterable,
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Iterable,
+        Sequence,
+    )
+    from types import TracebackType
 
 __all__ = ["Stream", "borrow", "from_batches", "stream"]
 
@@ -454,7 +463,7 @@ def from_batches(source: AsyncIterable[Sequence[T]] | Iterable[Sequence[T]]) -> 
     Raises:
         TypeError: ``source`` is not iterable.
     """
-    if not isinstance(source, AsyncIterable | Iterable):
+    if not is_iterable(source):
         raise TypeError(
             "from_batches() expects an async iterable or an iterable of sequences, "
             f"got {type(source).__name__}: {source!r}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
 from .._core._callables import check_count
 from .._core._codegen import Gen, Stage
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
 
 __all__ = ["Batch"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from .._core._lifecycle import Once
-from .._core._nodes import Node
+from .._core._nodes import Node, is_iterable
 from .._core._stream import Stream, stream
 
 __all__ = ["concat", "zip"]
@@ -25,13 +25,12 @@ def _take_parts(sources: tuple[object, ...], where: str) -> list[Stream[Any]]:
     """Streams for every source, checked before any of them is taken over."""
     streams: list[Stream[Any]] = []
     for source in sources:
-        if not isinstance(source, AsyncIterable | Iterable):
+        if not is_iterable(source):
             raise TypeError(
                 f"{where}() expects async iterables or iterables, "
                 f"got {type(source).__name__}: {source!r}"
             )
-    for source in sources:
-        streams.append(stream(source))  # pyright: ignore[reportUnknownArgumentType]
+        streams.append(stream(cast("Iterable[Any]", source)))
     for part in streams:
         part._check_new(f"pass it to {where}()")  # pyright: ignore[reportPrivateUsage]
     return [part._move(f"pass it to {where}()") for part in streams]  # pyright: ignore[reportPrivateUsage]

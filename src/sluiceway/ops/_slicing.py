@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core._callables import check_callable, check_count, is_async_callable
 from .._core._codegen import Gen, Stage
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
 
 __all__ = ["DropWhile", "Skip", "Take", "TakeWhile"]
 

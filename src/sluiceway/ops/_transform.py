@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._core._callables import check_callable, is_async_callable
+from .._core._callables import check_callable, check_int, is_async_callable
 from .._core._codegen import NOTHING, Gen, Stage
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
 
 __all__ = ["Distinct", "Enumerate", "Filter", "FlatMap", "Map", "Scan"]
 
@@ -117,9 +119,7 @@ class Enumerate(Stage):
     __slots__ = ("start",)
 
     def __init__(self, start: int) -> None:
-        if isinstance(start, bool) or not isinstance(start, int):
-            raise TypeError(f"enumerate() expects an int start, got {type(start).__name__}")
-        self.start = start
+        self.start = check_int(start, "enumerate", "start")
 
     def shape(self) -> Hashable:
         return ("enumerate",)

@@ -1,0 +1,49 @@
+"""The public surface: complete, sorted, and importable without extras."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import sluiceway as sw
+from sluiceway import errors
+
+
+def test_all_is_sorted_and_complete() -> None:
+    """__all__ lists every public name of the package, sorted."""
+    public = sorted(
+        name
+        for name, value in vars(sw).items()
+        if not name.startswith("_")
+        and (not isinstance(value, types.ModuleType) or name == "errors")
+    )
+    assert sw.__all__ == sorted(sw.__all__)
+    assert sorted(sw.__all__) == public
+
+
+def test_exports_say_they_are_public() -> None:
+    """Re-exported functions and classes name the top-level module, as users import them."""
+    for name in ("Stream", "stream", "from_batches", "borrow", "zip", "concat"):
+        assert getattr(sw, name).__module__ == "sluiceway"
+
+
+def test_every_error_derives_from_the_root() -> None:
+    """Every exception class in sluiceway.errors is a SluicewayError."""
+    classes = [getattr(errors, name) for name in errors.__all__]
+    assert classes
+    for cls in classes:
+        assert issubclass(cls, errors.SluicewayError)
+    assert issubclass(errors.StreamConsumedError, RuntimeError)
+    assert issubclass(errors.EmptyStreamError, ValueError)
+
+
+def test_import_needs_only_anyio() -> None:
+    """`import sluiceway` loads no optional integration."""
+    code = (
+        "import sys, sluiceway\n"
+        "heavy = {'httpx', 'asyncpg', 'psycopg', 'aiosqlite', 'redis', 'nats', 'pymongo', 'trio'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
