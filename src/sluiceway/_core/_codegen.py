@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Hashable
 
-__all__ = ["NOTHING", "Gen", "Sink", "Stage", "compile_pipeline"]
+__all__ = ["NOTHING", "Gen", "Sink", "Stage", "compile_pipeline", "fusable_prefix"]
 
 
 class _Nothing:
@@ -51,6 +51,10 @@ class Stage:
 
     #: Whether this stage holds items back (``batch``) and so opens a level.
     holds_items: bool = False
+    #: Indentation levels this stage wraps the rest of the chain in.
+    nesting: int = 0
+    #: How many copies of the rest of the chain this stage's code contains.
+    copies: int = 1
 
     def shape(self) -> Hashable:
         """What decides the generated text (operator, sync or async, options)."""
@@ -153,6 +157,23 @@ class _Stop(BaseException):
 
 def _stop_classes(n: int) -> dict[str, type[BaseException]]:
     return {f"_Stop{i}": type(f"_Stop{i}", (_Stop,), {}) for i in range(n)}
+
+
+# One generated function stays well inside CPython's limits (100 indentation
+# levels, 20 nested blocks) and grows linearly with the number of stages.
+_MAX_NESTING = 40
+_MAX_COPIES = 16
+
+
+def fusable_prefix(stages: tuple[Stage, ...]) -> int:
+    """How many leading stages fit in one generated function (at least one)."""
+    nesting = copies = 1
+    for k, stage in enumerate(stages):
+        nesting += stage.nesting
+        copies *= stage.copies
+        if k and (nesting > _MAX_NESTING or copies > _MAX_COPIES):
+            return k
+    return len(stages)
 
 
 _cache: dict[Hashable, Callable[..., Any]] = {}

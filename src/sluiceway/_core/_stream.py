@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeGuard, TypeVar, overlo
 from ..errors import EmptyStreamError, StreamConsumedError
 from . import _sinks
 from ._callables import check_count
-from ._codegen import NOTHING, Sink, Stage, compile_pipeline
+from ._codegen import NOTHING, Sink, Stage, compile_pipeline, fusable_prefix
 from ._lifecycle import Once, close_within
 from ._nodes import BatchSource, Node, is_iterable, node_for
 
@@ -113,14 +113,21 @@ class Stream(Generic[T_co]):
         new._stages = (*new._stages, stage)
         return new
 
+    def _fused(self) -> tuple[Node, tuple[Stage, ...]]:
+        """The node and stages to compile; a very long chain is cut into segments."""
+        node, stages = self._node, self._stages
+        while (k := fusable_prefix(stages)) < len(stages):
+            node, stages = _Segment(Stream._from(node, stages[:k])), stages[k:]
+        if node is not self._node:
+            self._node = node  # closing the outer segment closes the ones inside
+        return node, stages
+
     def _engine(self, batched: bool) -> AsyncIterator[Any]:
         """Start the pipeline; items (or lists of items) come out of the returned iterator."""
         self._check_new("iterate it")
         self._state = _RUNNING
-        node = self._node
-        fn, args = compile_pipeline(
-            node.batched, self._stages, _BATCHES if batched else _ITEMS, _HELPERS
-        )
+        node, stages = self._fused()
+        fn, args = compile_pipeline(node.batched, stages, _BATCHES if batched else _ITEMS, _HELPERS)
         agen: AsyncIterator[Any] = fn(Once(node.open()), node.aclose, *args)
         self._agen = agen
         return agen
@@ -187,8 +194,8 @@ class Stream(Generic[T_co]):
     async def _terminal(self, sink: Sink, what: str) -> Any:
         self._check_new(what)
         self._state = _RUNNING
-        node = self._node
-        fn, args = compile_pipeline(node.batched, self._stages, sink, _HELPERS)
+        node, stages = self._fused()
+        fn, args = compile_pipeline(node.batched, stages, sink, _HELPERS)
         try:
             result = await fn(Once(node.open()), *args)
         except BaseException as exc:
@@ -399,6 +406,26 @@ class Stream(Generic[T_co]):
         if concurrency > 1:
             raise NotImplementedError("foreach(concurrency > 1) is not available in this version")
         await self._terminal(sink, "run foreach over it")
+
+
+class _Segment(Node):
+    """The first part of a chain too long to fuse in one piece, as a source."""
+
+    __slots__ = ("_inner", "batched")
+
+    def __init__(self, inner: Stream[Any]) -> None:
+        super().__init__()
+        self._inner = inner
+        self.batched = inner._node.batched  # pyright: ignore[reportPrivateUsage]
+
+    def open(self) -> AsyncIterator[Any]:
+        return self._inner._engine(self.batched)  # pyright: ignore[reportPrivateUsage]
+
+    async def _release(self) -> None:
+        await self._inner.aclose()
+
+    def describe(self) -> str:
+        return self._inner._node.describe()  # pyright: ignore[reportPrivateUsage]
 
 
 class _BatchesOf(Node):

@@ -22,6 +22,8 @@ class Batch(Stage):
 
     __slots__ = ("size",)
     holds_items = True
+    nesting = 2  # the level's try, and the full-batch if
+    copies = 3  # emitting a full batch, flushing before an error, flushing at the end
 
     def __init__(self, size: int) -> None:
         self.size = check_count(size, "batch", "size", minimum=1)

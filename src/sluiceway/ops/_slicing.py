@@ -38,6 +38,7 @@ class Take(Stage):
 
 class Skip(Stage):
     __slots__ = ("n",)
+    nesting = 1
 
     def __init__(self, n: int) -> None:
         self.n = check_count(n, "skip")
@@ -86,6 +87,7 @@ class TakeWhile(_PredicateStage):
 
 class DropWhile(_PredicateStage):
     __slots__ = ()
+    nesting = 1
     name = "drop_while"
 
     def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:

@@ -42,6 +42,7 @@ class Map(_FnStage):
 
 class Filter(_FnStage):
     __slots__ = ()
+    nesting = 1
     name = "filter"
 
     def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
@@ -57,6 +58,8 @@ class FlatMap(Stage):
     """
 
     __slots__ = ("fn", "is_async")
+    nesting = 3  # if, try, async for
+    copies = 2  # the async and the sync branch
 
     def __init__(self, fn: Callable[..., Any] | None) -> None:
         if fn is not None:
@@ -138,6 +141,7 @@ class Distinct(Stage):
     """Drops every later duplicate; keys that cannot be hashed are compared by ==."""
 
     __slots__ = ("is_async", "key")
+    nesting = 1
 
     def __init__(self, key: Callable[..., Any] | None) -> None:
         if key is not None:
