@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+from inspect import CO_COROUTINE
+from types import BuiltinFunctionType, FunctionType
 from typing import cast
 
 __all__ = ["check_callable", "check_count", "check_int", "is_async_callable"]
@@ -16,6 +18,10 @@ def is_async_callable(fn: object) -> bool:
     wrapping one, and objects whose ``__call__`` is ``async def``. Decided once
     per operator, never per item.
     """
+    if type(fn) is FunctionType:  # the common case, without inspect's unwrapping
+        return bool(fn.__code__.co_flags & CO_COROUTINE)
+    if type(fn) is BuiltinFunctionType:
+        return False
     while isinstance(fn, functools.partial):
         fn = cast("functools.partial[object]", fn).func
     if inspect.iscoroutinefunction(fn):

@@ -70,6 +70,8 @@ class Node:
 
 async def _aclose_owned(obj: object) -> None:
     """Close an async iterator (``aclose``) or a sync generator (``close``)."""
+    if getattr(obj, "ag_frame", True) is None:
+        return  # an async generator that already finished: nothing left to close
     aclose = getattr(obj, "aclose", None)
     if aclose is not None:
         await close_within(aclose, obj)

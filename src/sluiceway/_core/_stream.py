@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeGuard, TypeVar, overload
 
 from ..errors import EmptyStreamError, StreamConsumedError
+
+# The operators' stages live in sluiceway.ops; _combine imports this module
+# back, so it is bound as a module and used only at call time.
+from ..ops import _batch, _combine, _slicing, _transform  # pyright: ignore[reportPrivateUsage]
 from . import _sinks
 from ._callables import check_count
 from ._codegen import NOTHING, Sink, Stage, compile_pipeline, fusable_prefix
@@ -165,8 +169,8 @@ class Stream(Generic[T_co]):
         agen = self._agen
         try:
             if agen is not None:
-                # Runs the pipeline's own finally, which closes the node.
-                await close_within(agen.aclose, self)  # type: ignore[attr-defined]
+                # Runs the pipeline's own finally, which closes the node (shielded).
+                await agen.aclose()  # type: ignore[attr-defined]  # the generated async generator
         finally:
             # For a pipeline that never started, its finally never ran.
             await self._node.aclose()
@@ -224,10 +228,9 @@ class Stream(Generic[T_co]):
             concurrency: how many calls may run at once (1: one after another).
             ordered: with ``concurrency > 1``, keep the input order.
         """
-        from ..ops._transform import Map
 
         check_count(concurrency, "map", "concurrency", minimum=1)
-        stage = Map(fn)
+        stage = _transform.Map(fn)
         if concurrency > 1:
             raise NotImplementedError("map(concurrency > 1) is not available in this version")
         del ordered
@@ -239,9 +242,8 @@ class Stream(Generic[T_co]):
     def filter(self, pred: Callable[[T_co], object]) -> Stream[T_co]: ...
     def filter(self, pred: Callable[[T_co], object]) -> Stream[Any]:
         """Keep the items for which ``pred`` (sync or async) is true."""
-        from ..ops._transform import Filter
 
-        return self._then(Filter(pred))
+        return self._then(_transform.Filter(pred))
 
     @overload
     def flat_map(
@@ -255,9 +257,8 @@ class Stream(Generic[T_co]):
         An async iterable returned by ``fn`` is closed as soon as it is
         exhausted or the stream stops early.
         """
-        from ..ops._transform import FlatMap
 
-        return self._then(FlatMap(fn))
+        return self._then(_transform.FlatMap(fn))
 
     @overload
     def flatten(self: Stream[AsyncIterable[U]]) -> Stream[U]: ...
@@ -265,9 +266,8 @@ class Stream(Generic[T_co]):
     def flatten(self: Stream[Iterable[U]]) -> Stream[U]: ...
     def flatten(self: Stream[Any]) -> Stream[Any]:
         """Replace each item, a sync or async iterable, by its items."""
-        from ..ops._transform import FlatMap
 
-        return self._then(FlatMap(None))
+        return self._then(_transform.FlatMap(None))
 
     @overload
     def scan(self, fn: Callable[[U, T_co], Awaitable[U]], initial: U) -> Stream[U]: ...
@@ -284,39 +284,33 @@ class Stream(Generic[T_co]):
         gives ``1, 3, 6``. Without ``initial`` the first item starts the
         accumulation and is yielded as it is, like ``itertools.accumulate``.
         """
-        from ..ops._transform import Scan
 
-        return self._then(Scan(fn, initial))
+        return self._then(_transform.Scan(fn, initial))
 
     def enumerate(self, start: int = 0) -> Stream[tuple[int, T_co]]:
         """Pairs ``(index, item)``, counting from ``start``."""
-        from ..ops._transform import Enumerate
 
-        return self._then(Enumerate(start))
+        return self._then(_transform.Enumerate(start))
 
     def take(self, n: int) -> Stream[T_co]:
         """The first ``n`` items; an async source is pulled exactly ``n`` times."""
-        from ..ops._slicing import Take
 
-        return self._then(Take(n))
+        return self._then(_slicing.Take(n))
 
     def skip(self, n: int) -> Stream[T_co]:
         """Everything after the first ``n`` items."""
-        from ..ops._slicing import Skip
 
-        return self._then(Skip(n))
+        return self._then(_slicing.Skip(n))
 
     def take_while(self, pred: Callable[[T_co], object]) -> Stream[T_co]:
         """Items up to (not including) the first one for which ``pred`` is false."""
-        from ..ops._slicing import TakeWhile
 
-        return self._then(TakeWhile(pred))
+        return self._then(_slicing.TakeWhile(pred))
 
     def drop_while(self, pred: Callable[[T_co], object]) -> Stream[T_co]:
         """Items from the first one for which ``pred`` is false onwards."""
-        from ..ops._slicing import DropWhile
 
-        return self._then(DropWhile(pred))
+        return self._then(_slicing.DropWhile(pred))
 
     def distinct(self, key: Callable[[T_co], object] | None = None) -> Stream[T_co]:
         """Drop every item whose key (the item itself by default) was seen before.
@@ -324,9 +318,8 @@ class Stream(Generic[T_co]):
         The first occurrence wins. Memory grows with the number of distinct
         keys; unhashable keys work too, compared with ``==`` (slower).
         """
-        from ..ops._transform import Distinct
 
-        return self._then(Distinct(key))
+        return self._then(_transform.Distinct(key))
 
     def batch(self, size: int, *, timeout: float | None = None) -> Stream[list[T_co]]:
         """Lists of ``size`` items; the last one may be shorter, none is empty.
@@ -336,18 +329,15 @@ class Stream(Generic[T_co]):
             timeout: seconds after a batch's first item when a partial batch
                 is handed over anyway.
         """
-        from ..ops._batch import Batch
 
-        stage = Batch(size)
+        stage = _batch.Batch(size)
         if timeout is not None:
             raise NotImplementedError("batch(timeout=...) is not available in this version")
         return self._then(stage)
 
     def chain(self, *others: AsyncIterable[U] | Iterable[U]) -> Stream[T_co | U]:
         """This stream's items, then each of ``others``' in turn."""
-        from ..ops._combine import concat
-
-        return concat(self, *others)
+        return _combine.concat(self, *others)
 
     def batches(self) -> Stream[list[T_co]]:
         """The engine's own batches as lists, not re-cut (for bulk writes).

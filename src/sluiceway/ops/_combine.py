@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
+from .._core import _stream
 from .._core._lifecycle import Once
 from .._core._nodes import Node, is_iterable
-from .._core._stream import Stream, stream
+
+if TYPE_CHECKING:
+    from .._core._stream import Stream
 
 __all__ = ["concat", "zip"]
 
@@ -30,16 +33,16 @@ def _take_parts(sources: tuple[object, ...], where: str) -> list[Stream[Any]]:
                 f"{where}() expects async iterables or iterables, "
                 f"got {type(source).__name__}: {source!r}"
             )
-        streams.append(stream(cast("Iterable[Any]", source)))
+        streams.append(_stream.stream(cast("Iterable[Any]", source)))
     for part in streams:
         part._check_new(f"pass it to {where}()")  # pyright: ignore[reportPrivateUsage]
     return [part._move(f"pass it to {where}()") for part in streams]  # pyright: ignore[reportPrivateUsage]
 
 
 def _combined(node: Node, parts: list[Stream[Any]], sources: tuple[object, ...]) -> Stream[Any]:
-    combined = Stream._from(node)  # pyright: ignore[reportPrivateUsage]
+    combined = _stream.Stream._from(node)  # pyright: ignore[reportPrivateUsage]
     for source in sources:
-        if isinstance(source, Stream):
+        if isinstance(source, _stream.Stream):
             # Closing any of the inputs closes the whole combined pipeline.
             source._successor = combined  # pyright: ignore[reportPrivateUsage]
     return combined
