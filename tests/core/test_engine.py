@@ -101,3 +101,36 @@ class TestBatchPaths:
         with anyio.move_on_after(0.05) as scope:
             await sw.stream(range(10**10)).count()
         assert scope.cancelled_caught
+
+
+class TestErrorsAreNotHidden:
+    async def test_error_after_a_partial_batch_is_raised_even_when_take_is_satisfied(
+        self,
+    ) -> None:
+        """An upstream error is raised even if the partial batch flushed before it ends take()."""
+        err = LookupError("source")
+
+        async def src() -> AsyncIterator[int]:
+            yield 1
+            raise err
+
+        with pytest.raises(LookupError) as caught:
+            await sw.stream(src()).batch(2).take(1).to_list()
+        assert caught.value is err
+        got: list[list[int]] = []
+        with pytest.raises(LookupError):
+            async for b in sw.stream(src()).batch(2).take(1):
+                got.append(b)
+        assert got == [[1]]
+
+    async def test_batches_are_fresh_lists(self) -> None:
+        """batches() hands out lists the consumer owns, never the source's own list."""
+        data = [1, 2, 3]
+        (batch,) = await sw.stream(data).batches().to_list()
+        assert batch == data
+        assert batch is not data
+
+    async def test_from_batches_accepts_iterators_as_batches(self) -> None:
+        """Batches that are not sequences are read into lists, for every terminal."""
+        assert await sw.from_batches([iter([1, 2]), {3}]).count() == 3
+        assert await sw.from_batches([iter([1, 2]), iter([3])]).last() == 3

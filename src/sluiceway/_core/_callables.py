@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 from inspect import CO_COROUTINE
 from types import BuiltinFunctionType, FunctionType
 from typing import cast
@@ -40,10 +41,13 @@ def check_callable(fn: object, where: str, what: str = "fn") -> None:
 
 
 def check_int(n: object, where: str, what: str) -> int:
-    """Return ``n`` if it is an int (not a bool); raise TypeError otherwise."""
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{where}() expects an int {what}, got {type(n).__name__}: {n!r}")
-    return n
+    """Return ``n`` as an int (anything with ``__index__``, not a bool); else TypeError."""
+    if isinstance(n, bool):
+        raise TypeError(f"{where}() expects an int {what}, got bool: {n!r}")
+    try:
+        return operator.index(n)  # type: ignore[arg-type]  # checked by index() itself
+    except TypeError:
+        raise TypeError(f"{where}() expects an int {what}, got {type(n).__name__}: {n!r}") from None
 
 
 def check_count(n: object, where: str, what: str = "n", minimum: int = 0) -> int:

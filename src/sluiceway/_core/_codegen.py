@@ -262,7 +262,12 @@ def _build(
             with g.block(f"if not dn{k} and buf{k}:"):
                 g.line(f"x = buf{k}")
                 g.line(f"buf{k} = []")
-                chain(k + 1)()
+                # A downstream stop (take, first) met by this last batch does
+                # not hide the error: the error happened and is raised.
+                with g.block("try:"):
+                    chain(k + 1)()
+                with g.block("except _Stop:"):
+                    g.line("pass")
             g.line("raise")
         with g.block(f"if buf{k}:"):
             g.line(f"x = buf{k}")
@@ -285,7 +290,12 @@ def _build(
 
     _counter += 1
     filename = f"<sluiceway pipeline {_counter}>"
-    namespace: dict[str, object] = {"NOTHING": NOTHING, **helpers, **_stop_classes(n_levels)}
+    namespace: dict[str, object] = {
+        "NOTHING": NOTHING,
+        "_Stop": _Stop,
+        **helpers,
+        **_stop_classes(n_levels),
+    }
     exec(compile(source, filename, "exec"), namespace)
     # Keep the text so tracebacks through the pipeline show real lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

@@ -21,7 +21,7 @@ from typing import Any
 
 from anyio.lowlevel import checkpoint
 
-from ._lifecycle import close_within
+from ._lifecycle import Once, close_within
 
 __all__ = [
     "BATCH_SIZE",
@@ -213,9 +213,10 @@ class BatchSource(Node):
         obj = self._obj
         if isinstance(obj, AsyncIterable):
             self._it = obj.__aiter__()
-            return self._it
-        self._it = iter(obj)
-        self._gen = _each_with_checkpoint(self._it)
+            self._gen = _async_batches(self._it)
+        else:
+            self._it = iter(obj)
+            self._gen = _sync_batches(self._it)
         return self._gen
 
     async def _release(self) -> None:
@@ -227,13 +228,25 @@ class BatchSource(Node):
         return f"from_batches({self._obj!r})"
 
 
-async def _each_with_checkpoint(it: Iterator[Any]) -> AsyncIterator[Any]:
+def _as_sequence(batch: Iterable[Any]) -> Sequence[Any]:
+    """A batch that is an iterator or a set becomes a list; sequences pass as they are."""
+    if isinstance(batch, Sequence):
+        return batch
+    return list(batch)
+
+
+async def _async_batches(it: AsyncIterator[Iterable[Any]]) -> AsyncIterator[Sequence[Any]]:
+    async for batch in Once(it):
+        yield _as_sequence(batch)
+
+
+async def _sync_batches(it: Iterator[Iterable[Any]]) -> AsyncIterator[Sequence[Any]]:
     first = True
     for batch in it:
         if not first:
             await checkpoint()
         first = False
-        yield batch
+        yield _as_sequence(batch)
 
 
 def is_iterable(obj: object) -> bool:

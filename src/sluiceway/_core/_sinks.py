@@ -32,8 +32,8 @@ class Items(Sink):
 class Batches(Sink):
     """``yield`` a list per source unit (a source batch, or one async item).
 
-    Without stages a source batch is handed over as it is (copied to a list
-    if it is another kind of sequence); empty batches are never yielded.
+    Every list handed out is a new one the consumer owns (it may clear or
+    keep it); empty batches are never yielded.
     """
 
     __slots__ = ()
@@ -51,7 +51,7 @@ class Batches(Sink):
 
     def whole_batch(self, g: Gen) -> bool:
         with g.block("if _b:"):
-            g.line("yield _b if type(_b) is list else list(_b)")
+            g.line("yield list(_b)")
         return True
 
     def unit_done(self, g: Gen) -> None:

@@ -22,7 +22,7 @@ class Batch(Stage):
 
     __slots__ = ("size",)
     holds_items = True
-    nesting = 2  # the level's try, and the full-batch if
+    nesting = 3  # the level's try, the full-batch if, the try around the flush before an error
     copies = 3  # emitting a full batch, flushing before an error, flushing at the end
 
     def __init__(self, size: int) -> None:
