@@ -6,6 +6,9 @@ The hierarchy::
     ├── StreamConsumedError (also RuntimeError)
     │       you used a Stream a second time: it was already iterated,
     │       handed to an operator or closed
+    ├── StreamNotEnteredError (also RuntimeError)
+    │       a stream with background work (merge, prefetch, ...) was
+    │       iterated outside ``async with stream:``
     └── EmptyStreamError (also ValueError)
             first(), last() or reduce() without an initial value
             met a stream with no items
@@ -19,7 +22,7 @@ reach you unchanged: the same exception object, never wrapped.
 
 from __future__ import annotations
 
-__all__ = ["EmptyStreamError", "SluicewayError", "StreamConsumedError"]
+__all__ = ["EmptyStreamError", "SluicewayError", "StreamConsumedError", "StreamNotEnteredError"]
 
 
 class SluicewayError(Exception):
@@ -34,6 +37,17 @@ class StreamConsumedError(SluicewayError, RuntimeError):
     Stream from the source instead, or use ``tee()`` to read one source twice.
     Calling ``__anext__`` after the end or after ``aclose()`` is not an error:
     it raises ``StopAsyncIteration``, like any exhausted async iterator.
+    """
+
+
+class StreamNotEnteredError(SluicewayError, RuntimeError):
+    """A stream that runs background tasks was iterated outside ``async with``.
+
+    ``merge``, ``map(concurrency=n)``, ``prefetch``, ``batch(timeout=...)``
+    and ``foreach(concurrency=n)`` run tasks that must belong to a scope the
+    consumer controls. Iterate such a stream inside ``async with stream:``,
+    or consume it with a terminal operation (``to_list()``, ``foreach()``,
+    ...), which opens the scope itself. Raised before the first item.
     """
 
 

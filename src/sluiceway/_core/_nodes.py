@@ -17,11 +17,14 @@ from collections.abc import (
     Sequence,
 )
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anyio.lowlevel import checkpoint
 
 from ._lifecycle import Once, close_within
+
+if TYPE_CHECKING:
+    from ._scope import Scope
 
 __all__ = [
     "BATCH_SIZE",
@@ -46,12 +49,18 @@ class Node:
     __slots__ = ("_closed",)
 
     batched: bool = False
+    #: Whether opening it starts background tasks, which need a Scope.
+    needs_scope: bool = False
 
     def __init__(self) -> None:
         self._closed = False
 
-    def open(self) -> AsyncIterator[Any]:
-        """Start producing: items, or sequences of items when ``batched``."""
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        """Start producing: items, or sequences of items when ``batched``.
+
+        ``scope`` owns any background task the node starts; it is None when
+        the stream is iterated outside ``async with``.
+        """
         raise NotImplementedError
 
     async def aclose(self) -> None:
@@ -91,7 +100,7 @@ class AsyncSource(Node):
         self._owned = owned
         self._it: AsyncIterator[Any] | None = None
 
-    def open(self) -> AsyncIterator[Any]:
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         self._it = self._obj.__aiter__()
         return self._it
 
@@ -139,7 +148,7 @@ class SyncSource(_ChunkedSource):
     __slots__ = ()
     batched = True
 
-    def open(self) -> AsyncIterator[Any]:
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         obj = self._obj
         if type(obj) in _SLICEABLE:
             self._gen = _slices(obj)  # type: ignore[arg-type]  # checked just above
@@ -184,7 +193,7 @@ class SyncItems(_ChunkedSource):
 
     __slots__ = ()
 
-    def open(self) -> AsyncIterator[Any]:
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         self._it = iter(self._obj)
         self._gen = _one_by_one(self._it)
         return self._gen
@@ -209,7 +218,7 @@ class BatchSource(Node):
         self._it: AsyncIterator[Any] | Iterator[Any] | None = None
         self._gen: AsyncIterator[Any] | None = None
 
-    def open(self) -> AsyncIterator[Any]:
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         obj = self._obj
         if isinstance(obj, AsyncIterable):
             self._it = obj.__aiter__()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeGuard, TypeVar, overload
 
-from ..errors import EmptyStreamError, StreamConsumedError
+from ..errors import EmptyStreamError, StreamConsumedError, StreamNotEnteredError
 
 # The operators' stages live in sluiceway.ops; _combine imports this module
 # back, so it is bound as a module and used only at call time.
@@ -14,6 +14,7 @@ from ._callables import check_count
 from ._codegen import NOTHING, Sink, Stage, compile_pipeline, fusable_prefix
 from ._lifecycle import Once, close_within
 from ._nodes import BatchSource, Node, is_iterable, node_for
+from ._scope import Scope, raise_first
 
 if TYPE_CHECKING:
     from collections.abc import (
@@ -57,7 +58,17 @@ class Stream(Generic[T_co]):
     in any way. Terminal operations close the pipeline themselves.
     """
 
-    __slots__ = ("__weakref__", "_agen", "_aiter_done", "_node", "_stages", "_state", "_successor")
+    __slots__ = (
+        "__weakref__",
+        "_agen",
+        "_aiter_done",
+        "_node",
+        "_own_scope",
+        "_scope",
+        "_stages",
+        "_state",
+        "_successor",
+    )
 
     _node: Node
     _stages: tuple[Stage, ...]
@@ -65,6 +76,8 @@ class Stream(Generic[T_co]):
     _agen: AsyncIterator[Any] | None
     _aiter_done: bool
     _successor: Stream[Any] | None
+    _scope: Scope | None
+    _own_scope: bool
 
     def __init__(self, source: AsyncIterable[T_co] | Iterable[T_co]) -> None:
         if isinstance(source, Stream):
@@ -81,6 +94,8 @@ class Stream(Generic[T_co]):
         self._agen = None
         self._aiter_done = False
         self._successor = None
+        self._scope = None
+        self._own_scope = False
 
     @classmethod
     def _from(cls, node: Node, stages: tuple[Stage, ...] = ()) -> Stream[Any]:
@@ -108,6 +123,7 @@ class Stream(Generic[T_co]):
         """Hand this pipeline to a new Stream object; this one becomes unusable."""
         self._check_new(what)
         new = Stream._from(self._node, self._stages)
+        new._scope = self._scope  # shared: the stream that entered it exits it
         self._state = _MOVED
         self._successor = new
         return new
@@ -126,15 +142,24 @@ class Stream(Generic[T_co]):
             self._node = node  # closing the outer segment closes the ones inside
         return node, stages
 
-    def _engine(self, batched: bool) -> AsyncIterator[Any]:
+    def _engine(self, batched: bool, scope: Scope | None) -> AsyncIterator[Any]:
         """Start the pipeline; items (or lists of items) come out of the returned iterator."""
         self._check_new("iterate it")
-        self._state = _RUNNING
         node, stages = self._fused()
+        if scope is None and node.needs_scope:
+            raise StreamNotEnteredError(
+                "this stream runs background tasks; iterate it inside `async with stream:` "
+                "or consume it with a terminal operation such as to_list() or foreach()"
+            )
+        self._state = _RUNNING
         fn, args = compile_pipeline(node.batched, stages, _BATCHES if batched else _ITEMS, _HELPERS)
-        agen: AsyncIterator[Any] = fn(Once(node.open()), node.aclose, *args)
+        agen: AsyncIterator[Any] = fn(Once(node.open(scope)), node.aclose, *args)
         self._agen = agen
         return agen
+
+    @property
+    def _needs_scope(self) -> bool:
+        return self._node.needs_scope
 
     # -- iteration and lifecycle ----------------------------------------
 
@@ -143,7 +168,7 @@ class Stream(Generic[T_co]):
             raise StreamConsumedError("cannot iterate this Stream twice")
         agen = self._agen if self._state == _RUNNING else None
         if agen is None:
-            agen = self._engine(batched=False)
+            agen = self._engine(False, self._scope)
         self._aiter_done = True
         return agen
 
@@ -151,7 +176,7 @@ class Stream(Generic[T_co]):
         agen = self._agen
         if agen is None:
             if self._state == _NEW:
-                agen = self._engine(batched=False)
+                agen = self._engine(False, self._scope)
             elif self._state == _DONE:
                 return _stop_iteration()
             else:
@@ -175,16 +200,38 @@ class Stream(Generic[T_co]):
             # For a pipeline that never started, its finally never ran.
             await self._node.aclose()
 
-    async def _close_after(self, exc: BaseException | None) -> None:
-        """Close; an error while closing is raised, or noted on ``exc`` if one is leaving."""
+    async def _finish(self, leaving: BaseException | None) -> None:
+        """Close, end the scope this stream opened, and raise what was not delivered.
+
+        With ``leaving`` (the consumer's own exception, already on its way
+        out) every failure found here is attached to it as a note instead.
+        """
+        errors: list[BaseException] = []
         try:
             await self.aclose()
-        except BaseException as close_exc:
-            if exc is None:
-                raise
-            exc.add_note(f"sluiceway: closing the stream also failed: {close_exc!r}")
+        except Exception as exc:
+            errors.append(exc)
+        scope = self._scope
+        if scope is not None and self._own_scope:
+            self._own_scope = False
+            await scope.exit()  # waits for the background tasks (shielded)
+            errors.extend(scope.undelivered)
+            scope.undelivered.clear()
+        raise_first(errors, leaving)
 
     async def __aenter__(self) -> Self:
+        """Open the scope that owns the pipeline's background work; ``x is s``."""
+        if self._scope is None:
+            scope = Scope()
+            await scope.enter()
+            self._scope = scope
+            self._own_scope = True
+            # Operators may already have taken this stream over: they share it.
+            taker = self._successor
+            while taker is not None:
+                if taker._scope is None:
+                    taker._scope = scope
+                taker = taker._successor
         return self
 
     async def __aexit__(
@@ -193,19 +240,21 @@ class Stream(Generic[T_co]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._close_after(exc)
+        await self._finish(exc)
 
     async def _terminal(self, sink: Sink, what: str) -> Any:
         self._check_new(what)
-        self._state = _RUNNING
         node, stages = self._fused()
+        if self._scope is None and node.needs_scope:
+            await self.__aenter__()
+        self._state = _RUNNING
         fn, args = compile_pipeline(node.batched, stages, sink, _HELPERS)
         try:
-            result = await fn(Once(node.open()), *args)
+            result = await fn(Once(node.open(self._scope)), *args)
         except BaseException as exc:
-            await self._close_after(exc)
+            await self._finish(exc)
             raise
-        await self.aclose()
+        await self._finish(None)
         return result
 
     # -- operators -------------------------------------------------------
@@ -408,8 +457,12 @@ class _Segment(Node):
         self._inner = inner
         self.batched = inner._node.batched  # pyright: ignore[reportPrivateUsage]
 
-    def open(self) -> AsyncIterator[Any]:
-        return self._inner._engine(self.batched)  # pyright: ignore[reportPrivateUsage]
+    @property
+    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the inner stream
+        return self._inner._needs_scope  # pyright: ignore[reportPrivateUsage]
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        return self._inner._engine(self.batched, scope)  # pyright: ignore[reportPrivateUsage]
 
     async def _release(self) -> None:
         await self._inner.aclose()
@@ -427,8 +480,12 @@ class _BatchesOf(Node):
         super().__init__()
         self._inner = inner
 
-    def open(self) -> AsyncIterator[Any]:
-        return self._inner._engine(batched=True)  # pyright: ignore[reportPrivateUsage]
+    @property
+    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the inner stream
+        return self._inner._needs_scope  # pyright: ignore[reportPrivateUsage]
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        return self._inner._engine(True, scope)  # pyright: ignore[reportPrivateUsage]
 
     async def _release(self) -> None:
         await self._inner.aclose()

@@ -10,6 +10,7 @@ from .._core._lifecycle import Once
 from .._core._nodes import Node, is_iterable
 
 if TYPE_CHECKING:
+    from .._core._scope import Scope
     from .._core._stream import Stream
 
 __all__ = ["concat", "zip"]
@@ -45,6 +46,8 @@ def _combined(node: Node, parts: list[Stream[Any]], sources: tuple[object, ...])
         if isinstance(source, _stream.Stream):
             # Closing any of the inputs closes the whole combined pipeline.
             source._successor = combined  # pyright: ignore[reportPrivateUsage]
+            if combined._scope is None:  # pyright: ignore[reportPrivateUsage]
+                combined._scope = source._scope  # pyright: ignore[reportPrivateUsage]
     return combined
 
 
@@ -58,8 +61,12 @@ class _Concat(Node):
         self.batched = all(part._node.batched for part in parts)  # pyright: ignore[reportPrivateUsage]
         self._gen: AsyncIterator[Any] | None = None
 
-    def open(self) -> AsyncIterator[Any]:
-        self._gen = _concat(self._parts, self.batched)
+    @property
+    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the parts
+        return any(part._needs_scope for part in self._parts)  # pyright: ignore[reportPrivateUsage]
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        self._gen = _concat(self._parts, self.batched, scope)
         return self._gen
 
     async def _release(self) -> None:
@@ -88,9 +95,11 @@ async def _close_all(parts: list[Stream[Any]]) -> None:
         raise first
 
 
-async def _concat(parts: list[Stream[Any]], batched: bool) -> AsyncIterator[Any]:
+async def _concat(
+    parts: list[Stream[Any]], batched: bool, scope: Scope | None
+) -> AsyncIterator[Any]:
     for part in parts:
-        async for value in Once(part._engine(batched)):  # pyright: ignore[reportPrivateUsage]
+        async for value in Once(part._engine(batched, scope)):  # pyright: ignore[reportPrivateUsage]
             yield value
         await part.aclose()  # release it now, not when the whole concat ends
 
@@ -103,8 +112,12 @@ class _Zip(Node):
         self._parts = parts
         self._gen: AsyncIterator[Any] | None = None
 
-    def open(self) -> AsyncIterator[Any]:
-        self._gen = _zip(self._parts)
+    @property
+    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the parts
+        return any(part._needs_scope for part in self._parts)  # pyright: ignore[reportPrivateUsage]
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        self._gen = _zip(self._parts, scope)
         return self._gen
 
     async def _release(self) -> None:
@@ -118,10 +131,10 @@ class _Zip(Node):
         return f"zip({', '.join(repr(part) for part in self._parts)})"
 
 
-async def _zip(parts: list[Stream[Any]]) -> AsyncIterator[tuple[Any, ...]]:
+async def _zip(parts: list[Stream[Any]], scope: Scope | None) -> AsyncIterator[tuple[Any, ...]]:
     if not parts:
         return
-    pulls = [part._engine(False).__anext__ for part in parts]  # pyright: ignore[reportPrivateUsage]
+    pulls = [part._engine(False, scope).__anext__ for part in parts]  # pyright: ignore[reportPrivateUsage]
     while True:
         try:
             items = [await pull() for pull in pulls]

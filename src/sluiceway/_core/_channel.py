@@ -1,0 +1,152 @@
+"""Bounded hand-over from background tasks to the consumer.
+
+The consumer takes items one at a time from an async generator, so a fast
+item costs a ``popleft`` and a resume, not an await on a lock. Producers are
+woken one at a time and each wakes the next only while there is room, so a
+producer that never suspends fills the buffer in one go and a full buffer
+costs one task switch per refill, not one per item.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+__all__ = ["Channel", "Waiters"]
+
+
+class Waiters:
+    """Tasks parked until something changes; woken one at a time, or all at once."""
+
+    __slots__ = ("_parked", "_waking")
+
+    def __init__(self) -> None:
+        self._parked: deque[anyio.Event] = deque()
+        self._waking = False
+
+    def __bool__(self) -> bool:
+        return bool(self._parked)
+
+    async def park(self) -> None:
+        event = anyio.Event()
+        self._parked.append(event)
+        try:
+            await event.wait()
+        finally:
+            if not event.is_set():
+                self._parked.remove(event)  # cancelled while parked
+            self._waking = False
+
+    def wake_one(self) -> None:
+        """Wake the longest-parked task, unless one woken earlier has not run yet."""
+        if self._parked and not self._waking:
+            self._waking = True
+            self._parked.popleft().set()
+
+    def wake_all(self) -> None:
+        while self._parked:
+            self._parked.popleft().set()
+
+
+class Channel:
+    """Items from ``producers`` tasks to one consumer, at most ``buffer`` ahead.
+
+    Each producer may put one item beyond the buffer (its item in hand) and
+    then waits until that item is taken. The consumer gets every item put
+    before a failure, then the failure; when every producer has finished,
+    the end. After ``close()`` (the consumer left) producers are released
+    and their puts return False.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_consumer",
+        "_failure",
+        "_items",
+        "_producers",
+        "_put",
+        "_room",
+        "_taken",
+        "closed",
+    )
+
+    def __init__(self, buffer: int, producers: int) -> None:
+        self._items: deque[Any] = deque()
+        self._buffer = buffer
+        self._producers = producers
+        self._failure: BaseException | None = None
+        self._consumer: anyio.Event | None = None
+        self._room = Waiters()
+        self._put = 0
+        self._taken = 0
+        self.closed = False
+
+    def _wake_consumer(self) -> None:
+        consumer = self._consumer
+        if consumer is not None:
+            self._consumer = None
+            consumer.set()
+
+    async def put(self, item: object) -> bool:
+        """Hand ``item`` over; waits while it is more than ``buffer`` items ahead."""
+        if self.closed:
+            return False
+        self._items.append(item)
+        self._put += 1
+        mine = self._put
+        if self._consumer is not None:
+            self._wake_consumer()
+        while self._taken + self._buffer < mine and self._is_open():
+            await self._room.park()
+        if len(self._items) < self._buffer:
+            self._room.wake_one()  # room for another parked producer too
+        return self._is_open()
+
+    def _is_open(self) -> bool:
+        # A method, not the attribute: it changes while a producer is parked.
+        return not self.closed
+
+    def producer_done(self) -> None:
+        self._producers -= 1
+        if self._producers == 0:
+            self._wake_consumer()
+
+    def fail(self, exc: BaseException) -> None:
+        """Deliver ``exc`` after the items already put; later failures become notes."""
+        if self._failure is None:
+            self._failure = exc
+        elif exc is not self._failure:
+            self._failure.add_note(f"sluiceway: a later failure: {exc!r}")
+        self._wake_consumer()
+
+    @property
+    def failure(self) -> BaseException | None:
+        return self._failure
+
+    def close(self) -> None:
+        """The consumer is gone: release every waiting producer."""
+        self.closed = True
+        self._room.wake_all()
+
+    async def receive(self) -> AsyncIterator[Any]:
+        """The consumer's side: items in order, then the failure or the end."""
+        items = self._items
+        room = self._room
+        while True:
+            while items:
+                item = items.popleft()
+                self._taken += 1
+                if room:
+                    room.wake_one()
+                yield item
+            if self._failure is not None:
+                raise self._failure
+            if self._producers <= 0 or self.closed:
+                return
+            event = self._consumer = anyio.Event()
+            await event.wait()
