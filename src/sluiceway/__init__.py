@@ -19,7 +19,9 @@ from ._core._stream import stream as stream
 from .errors import EmptyStreamError as EmptyStreamError
 from .errors import SluicewayError as SluicewayError
 from .errors import StreamConsumedError as StreamConsumedError
+from .errors import StreamNotEnteredError as StreamNotEnteredError
 from .ops import concat as concat
+from .ops import merge as merge
 from .ops import zip as zip
 
 __version__ = "0.1.0.dev0"
@@ -29,14 +31,16 @@ __all__ = [
     "SluicewayError",
     "Stream",
     "StreamConsumedError",
+    "StreamNotEnteredError",
     "borrow",
     "concat",
     "errors",
     "from_batches",
+    "merge",
     "stream",
     "zip",
 ]
 
-for _name in ("Stream", "borrow", "from_batches", "stream", "concat", "zip"):
+for _name in ("Stream", "borrow", "from_batches", "stream", "concat", "merge", "zip"):
     globals()[_name].__module__ = __name__
 del _name

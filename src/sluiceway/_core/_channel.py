@@ -66,6 +66,7 @@ class Channel:
     __slots__ = (
         "_buffer",
         "_consumer",
+        "_delivered",
         "_failure",
         "_items",
         "_producers",
@@ -84,6 +85,7 @@ class Channel:
         self._room = Waiters()
         self._put = 0
         self._taken = 0
+        self._delivered = False
         self.closed = False
 
     def _wake_consumer(self) -> None:
@@ -124,9 +126,41 @@ class Channel:
             self._failure.add_note(f"sluiceway: a later failure: {exc!r}")
         self._wake_consumer()
 
-    @property
-    def failure(self) -> BaseException | None:
-        return self._failure
+    def undelivered(self) -> BaseException | None:
+        """The failure, if the consumer has not been given it."""
+        return None if self._delivered else self._failure
+
+    def take_nowait(self) -> Any:
+        """The next item; the caller checked ``ready()``."""
+        item = self._items.popleft()
+        self._taken += 1
+        if self._room:
+            self._room.wake_one()
+        return item
+
+    def ready(self) -> bool:
+        """Whether an item is waiting."""
+        return bool(self._items)
+
+    def failure_pending(self) -> bool:
+        return self._failure is not None
+
+    def ended(self) -> bool:
+        """No item will come any more (every producer done, or closed)."""
+        return self._producers <= 0 or self.closed
+
+    def raise_failure(self) -> None:
+        """Raise the failure if there is one (the consumer saw every item before it)."""
+        if self._failure is not None:
+            self._delivered = True
+            raise self._failure
+
+    async def wait(self) -> None:
+        """Until an item, a failure or the end; cancelling it loses nothing."""
+        if self._items or self._failure is not None or self.ended():
+            return
+        event = self._consumer = anyio.Event()
+        await event.wait()
 
     def close(self) -> None:
         """The consumer is gone: release every waiting producer."""
@@ -144,9 +178,7 @@ class Channel:
                 if room:
                     room.wake_one()
                 yield item
-            if self._failure is not None:
-                raise self._failure
-            if self._producers <= 0 or self.closed:
+            self.raise_failure()
+            if self.ended():
                 return
-            event = self._consumer = anyio.Event()
-            await event.wait()
+            await self.wait()

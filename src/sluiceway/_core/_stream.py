@@ -8,7 +8,14 @@ from ..errors import EmptyStreamError, StreamConsumedError, StreamNotEnteredErro
 
 # The operators' stages live in sluiceway.ops; _combine imports this module
 # back, so it is bound as a module and used only at call time.
-from ..ops import _batch, _combine, _slicing, _transform  # pyright: ignore[reportPrivateUsage]
+from ..ops import (
+    _batch,
+    _combine,  # pyright: ignore[reportPrivateUsage]
+    _flow,
+    _slicing,
+    _transform,
+    _workers,
+)
 from . import _sinks
 from ._callables import check_count
 from ._codegen import NOTHING, Sink, Stage, compile_pipeline, fusable_prefix
@@ -127,6 +134,14 @@ class Stream(Generic[T_co]):
         self._state = _MOVED
         self._successor = new
         return new
+
+    def _around(self, make: Callable[[Stream[Any]], Node], what: str) -> Stream[Any]:
+        """A new stream whose source is a node built around this whole pipeline."""
+        inner = self._move(f"apply an operator ({what})")
+        outer = Stream._from(make(inner))
+        outer._scope = inner._scope
+        self._successor = outer
+        return outer
 
     def _then(self, stage: Stage) -> Stream[Any]:
         new = self._move(f"apply an operator ({type(stage).__name__.lower()})")
@@ -280,10 +295,11 @@ class Stream(Generic[T_co]):
 
         check_count(concurrency, "map", "concurrency", minimum=1)
         stage = _transform.Map(fn)
-        if concurrency > 1:
-            raise NotImplementedError("map(concurrency > 1) is not available in this version")
-        del ordered
-        return self._then(stage)
+        if concurrency == 1:
+            return self._then(stage)
+        return self._around(
+            lambda up: _workers.Workers(up, fn, stage.is_async, concurrency, bool(ordered)), "map"
+        )
 
     @overload
     def filter(self, pred: Callable[[T_co], TypeGuard[U]]) -> Stream[U]: ...
@@ -380,9 +396,32 @@ class Stream(Generic[T_co]):
         """
 
         stage = _batch.Batch(size)
-        if timeout is not None:
-            raise NotImplementedError("batch(timeout=...) is not available in this version")
-        return self._then(stage)
+        if timeout is None:
+            return self._then(stage)
+        seconds = _flow.check_seconds(timeout, "batch", "timeout")
+        return self._around(lambda up: _batch.TimedBatch(up, stage.size, seconds), "batch")
+
+    def prefetch(self, n: int) -> Stream[T_co]:
+        """Read up to ``n`` items ahead in a background task, while the consumer works.
+
+        At most ``n`` items are held, plus the one being handed over. Iterate
+        inside ``async with`` or consume with a terminal operation.
+        """
+        check_count(n, "prefetch")
+        return self._around(lambda up: _flow.Prefetch([up], n), "prefetch")
+
+    def throttle(self, rate: int, *, per: float = 1.0) -> Stream[T_co]:
+        """At most ``rate`` items in any window of ``per`` seconds; delays, never drops."""
+        return self._then(_flow.Throttle(rate, per))
+
+    def timeout(self, seconds: float) -> Stream[T_co]:
+        """Raise ``TimeoutError`` when the next item takes longer than ``seconds``.
+
+        The clock starts at each pull. The error ends the stream: the pending
+        pull is cancelled and the upstream closed.
+        """
+        seconds = _flow.check_seconds(seconds, "timeout")
+        return self._around(lambda up: _flow.Timeout(up, seconds), "timeout")
 
     def chain(self, *others: AsyncIterable[U] | Iterable[U]) -> Stream[T_co | U]:
         """This stream's items, then each of ``others``' in turn."""
@@ -441,10 +480,12 @@ class Stream(Generic[T_co]):
     async def foreach(self, fn: Callable[[T_co], object], *, concurrency: int = 1) -> None:
         """Call ``fn`` (sync or async) on each item, for its effect."""
         check_count(concurrency, "foreach", "concurrency", minimum=1)
-        sink = _sinks.Foreach(fn)
-        if concurrency > 1:
-            raise NotImplementedError("foreach(concurrency > 1) is not available in this version")
-        await self._terminal(sink, "run foreach over it")
+        if concurrency == 1:
+            await self._terminal(_sinks.Foreach(fn), "run foreach over it")
+            return
+        await self.map(fn, concurrency=concurrency, ordered=False)._terminal(
+            _sinks.Count(), "run foreach over it"
+        )
 
 
 class _Segment(Node):
@@ -506,6 +547,7 @@ async def _close_inner(value: object, it: AsyncIterator[Any]) -> None:
 
 _HELPERS: dict[str, object] = {
     "_Once": Once,
+    "_Window": _flow.Window,
     "_close_inner": _close_inner,
     "EmptyStreamError": EmptyStreamError,
 }

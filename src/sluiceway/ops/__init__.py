@@ -6,6 +6,7 @@ and the functions that build one stream from several.
 """
 
 from ._combine import concat as concat
+from ._combine import merge as merge
 from ._combine import zip as zip
 
-__all__ = ["concat", "zip"]
+__all__ = ["concat", "merge", "zip"]

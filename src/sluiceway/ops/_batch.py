@@ -1,16 +1,22 @@
-"""Grouping items: batch(size)."""
+"""Grouping items: batch(size) and batch(size, timeout=...)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from .._core._callables import check_count
 from .._core._codegen import Gen, Stage
+from .._core._pumps import Pumps
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable
+    from collections.abc import AsyncIterator, Callable, Hashable
 
-__all__ = ["Batch"]
+    from .._core._channel import Channel
+    from .._core._stream import Stream
+
+__all__ = ["Batch", "TimedBatch"]
 
 
 class Batch(Stage):
@@ -45,3 +51,50 @@ class Batch(Stage):
             g.line(f"dn{k} = True")
             rest()
             g.line(f"dn{k} = False")
+
+
+class TimedBatch(Pumps):
+    """Lists of up to ``size`` items, handed over ``timeout`` seconds after their first item.
+
+    A background task reads upstream (at most ``size`` items ahead), so a
+    slow source never holds a batch back past its deadline; the timer covers
+    only the wait for the next item, never the consumer's own work. A partial
+    batch is handed over at the end and before an upstream error; an empty
+    batch never is.
+    """
+
+    __slots__ = ("_size", "_timeout")
+
+    def __init__(self, upstream: Stream[Any], size: int, timeout: float) -> None:
+        super().__init__([upstream], size)
+        self._size = size
+        self._timeout = timeout
+
+    def _receive(self, channel: Channel) -> AsyncIterator[Any]:
+        return _timed_batches(channel, self._size, self._timeout)
+
+    def describe(self) -> str:
+        return f"{super().describe()} | batch({self._size}, timeout={self._timeout:g})"
+
+
+async def _timed_batches(
+    channel: Channel, size: int, wait_at_most: float
+) -> AsyncIterator[list[Any]]:
+    while True:
+        await channel.wait()
+        if not channel.ready():
+            channel.raise_failure()
+            return
+        batch = [channel.take_nowait()]
+        deadline = anyio.current_time() + wait_at_most
+        while len(batch) < size:
+            if channel.ready():
+                batch.append(channel.take_nowait())
+                continue
+            if channel.failure_pending() or channel.ended():
+                break
+            with anyio.move_on_after(deadline - anyio.current_time()):
+                await channel.wait()
+            if not channel.ready() and anyio.current_time() >= deadline:
+                break
+        yield batch

@@ -1,4 +1,4 @@
-"""Streams from several streams: concat (and Stream.chain) and zip."""
+"""Streams from several streams: concat (and Stream.chain), zip and merge."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from .._core import _stream
+from .._core._callables import check_count
 from .._core._lifecycle import Once
 from .._core._nodes import Node, is_iterable
+from .._core._pumps import Pumps
 
 if TYPE_CHECKING:
     from .._core._scope import Scope
     from .._core._stream import Stream
 
-__all__ = ["concat", "zip"]
+__all__ = ["DEFAULT_MERGE_BUFFER", "concat", "merge", "zip"]
+
+#: Items merge() reads ahead by default, in total (plus one in hand per source).
+DEFAULT_MERGE_BUFFER = 32
 
 T = TypeVar("T")
 T1 = TypeVar("T1")
@@ -177,3 +182,44 @@ def zip(*sources: _Source[Any]) -> Stream[tuple[Any, ...]]:
     """
     parts = _take_parts(sources, "zip")
     return _combined(_Zip(parts), parts, sources)
+
+
+class _Merge(Pumps):
+    __slots__ = ()
+
+    def describe(self) -> str:
+        return f"merge({super().describe()}, buffer={self._buffer})"
+
+
+@overload
+def merge(s1: _Source[T1], /, *, buffer: int = ...) -> Stream[T1]: ...
+@overload
+def merge(s1: _Source[T1], s2: _Source[T2], /, *, buffer: int = ...) -> Stream[T1 | T2]: ...
+@overload
+def merge(
+    s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], /, *, buffer: int = ...
+) -> Stream[T1 | T2 | T3]: ...
+@overload
+def merge(
+    s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], s4: _Source[T4], /, *, buffer: int = ...
+) -> Stream[T1 | T2 | T3 | T4]: ...
+@overload
+def merge(*sources: _Source[T], buffer: int = ...) -> Stream[T]: ...
+def merge(*sources: _Source[Any], buffer: int = DEFAULT_MERGE_BUFFER) -> Stream[Any]:
+    """The items of all sources, as they arrive, each read by its own background task.
+
+    Backpressure: at most ``buffer`` items are read ahead in total, plus one
+    item in hand per source (``buffer=0``: a source waits until its item is
+    taken). The first failure reaches the consumer after the items that
+    arrived before it and stops the other sources; later failures are
+    attached to it as notes. Iterate the result inside ``async with`` or
+    consume it with a terminal operation; every source is closed, exactly
+    once, before that scope is left.
+
+    Args:
+        sources: streams, async iterables or iterables (taken over).
+        buffer: items read ahead in total (default 32).
+    """
+    check_count(buffer, "merge", "buffer")
+    parts = _take_parts(sources, "merge")
+    return _combined(_Merge(parts, buffer), parts, sources)

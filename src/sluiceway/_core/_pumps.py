@@ -1,0 +1,113 @@
+"""Background tasks that move streams into a channel: the base of merge, prefetch, timed batch.
+
+One task per input stream pulls its items and puts them into a bounded
+:class:`Channel`; the consumer takes them at its own pace. Each task opens,
+iterates and closes its input itself (an async generator is closed in the
+task that ran it). The first failure is handed to the consumer after the
+items put before it and cancels the other tasks; a failure that happens
+after the consumer left is kept in the scope and raised when it exits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._channel import Channel
+from ._lifecycle import Once
+from ._nodes import Node
+from ._scope import raise_first
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ._scope import Scope
+    from ._stream import Stream
+
+__all__ = ["Pumps"]
+
+
+class Pumps(Node):
+    """Items of several streams, as they arrive, through one bounded channel."""
+
+    __slots__ = ("_buffer", "_cancels", "_channel", "_parts", "_receiver", "_scope", "_started")
+    needs_scope = True
+
+    def __init__(self, parts: list[Stream[Any]], buffer: int) -> None:
+        super().__init__()
+        self._parts = parts
+        self._buffer = buffer
+        self._started = [False] * len(parts)
+        self._cancels = [anyio.CancelScope() for _ in parts]
+        self._channel: Channel | None = None
+        self._receiver: AsyncIterator[Any] | None = None
+        self._scope: Scope | None = None
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        assert scope is not None, "Stream._engine checks needs_scope"
+        self._scope = scope
+        channel = self._channel = Channel(self._buffer, len(self._parts))
+        for index in range(len(self._parts)):
+            scope.spawn(self._pump, index)
+        self._receiver = self._receive(channel)
+        return self._receiver
+
+    def _receive(self, channel: Channel) -> AsyncIterator[Any]:
+        """The consumer's side; subclasses reshape it (timed batches)."""
+        return channel.receive()
+
+    def _report(self, exc: BaseException) -> None:
+        """A failure for the consumer, or for the scope's exit once the consumer left."""
+        channel = self._channel
+        if channel is not None and not channel.closed:
+            channel.fail(exc)
+        elif self._scope is not None:
+            self._scope.undelivered.append(exc)
+
+    async def _pump(self, index: int) -> None:
+        if self._closed:
+            return  # the consumer left before this task ran; _release closes the part
+        self._started[index] = True
+        part = self._parts[index]
+        channel = self._channel
+        assert channel is not None
+        with self._cancels[index]:
+            try:
+                async for item in Once(part._engine(False, self._scope)):  # pyright: ignore[reportPrivateUsage]
+                    if not await channel.put(item):
+                        break
+            except Exception as exc:
+                self._report(exc)
+                for other, cancel in enumerate(self._cancels):
+                    if other != index:
+                        cancel.cancel()
+            finally:
+                try:
+                    await part.aclose()  # shielded inside, at the source
+                except Exception as exc:
+                    self._report(exc)
+                channel.producer_done()
+
+    async def _release(self) -> None:
+        channel = self._channel
+        if channel is not None:
+            pending = channel.undelivered()
+            if pending is not None and self._scope is not None:
+                self._scope.undelivered.append(pending)
+            channel.close()
+        for cancel in self._cancels:
+            cancel.cancel()
+        if self._receiver is not None:
+            await self._receiver.aclose()  # type: ignore[attr-defined]  # our own async generator
+        errors: list[BaseException] = []
+        for index, part in enumerate(self._parts):
+            if not self._started[index]:
+                try:
+                    await part.aclose()
+                except Exception as exc:
+                    errors.append(exc)
+        raise_first(errors, None)
+
+    def describe(self) -> str:
+        return ", ".join(repr(part) for part in self._parts)

@@ -1,0 +1,131 @@
+"""Pacing a stream: prefetch, timeout, throttle."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._core._callables import check_count
+from .._core._codegen import Gen, Stage
+from .._core._nodes import Node
+from .._core._pumps import Pumps
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Hashable
+
+    from .._core._scope import Scope
+    from .._core._stream import Stream
+
+__all__ = ["Prefetch", "Throttle", "Timeout", "Window"]
+
+
+class Prefetch(Pumps):
+    """Reads ahead in a background task: at most n items held, plus one being handed over."""
+
+    __slots__ = ()
+
+    def describe(self) -> str:
+        return f"{super().describe()} | prefetch({self._buffer})"
+
+
+def check_seconds(value: object, where: str, what: str = "seconds") -> float:
+    """A positive, finite number of seconds, or TypeError/ValueError at the call."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{where}() expects a number of {what}, got {type(value).__name__}")
+    seconds = float(value)
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{where}() expects {what} > 0, got {value!r}")
+    return seconds
+
+
+class Timeout(Node):
+    """TimeoutError when the next item takes longer than ``seconds`` to arrive.
+
+    The clock starts at each pull. On expiry the pending pull is cancelled
+    (which ends and closes the upstream pipeline) and the stream ends with
+    the error. Nothing runs in the background.
+    """
+
+    __slots__ = ("_gen", "_seconds", "_upstream")
+
+    def __init__(self, upstream: Stream[Any], seconds: float) -> None:
+        super().__init__()
+        self._upstream = upstream
+        self._seconds = seconds
+        self._gen: AsyncIterator[Any] | None = None
+
+    @property
+    def needs_scope(self) -> bool:  # type: ignore[override]  # that of the upstream
+        return self._upstream._needs_scope  # pyright: ignore[reportPrivateUsage]
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        pull = self._upstream._engine(False, scope).__anext__  # pyright: ignore[reportPrivateUsage]
+        self._gen = _within(pull, self._seconds)
+        return self._gen
+
+    async def _release(self) -> None:
+        try:
+            if self._gen is not None:
+                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+        finally:
+            await self._upstream.aclose()
+
+    def describe(self) -> str:
+        return f"{self._upstream!r} | timeout({self._seconds:g})"
+
+
+async def _within(pull: Callable[[], Any], seconds: float) -> AsyncIterator[Any]:
+    while True:
+        # The deadline covers the pull only: never a yield inside a cancel scope.
+        item: Any = None
+        with anyio.move_on_after(seconds) as deadline:
+            try:
+                item = await pull()
+            except StopAsyncIteration:
+                return
+        if deadline.cancelled_caught:
+            raise TimeoutError(f"timeout(): no item within {seconds:g} s")
+        yield item
+
+
+class Window:
+    """The send times of the last ``rate`` items: a sliding window of ``per`` seconds."""
+
+    __slots__ = ("_per", "_rate", "_sent")
+
+    def __init__(self, rate: int, per: float) -> None:
+        self._rate = rate
+        self._per = per
+        self._sent: deque[float] = deque()
+
+    async def wait(self) -> None:
+        """Sleep until one more item fits in the window, then count it."""
+        sent = self._sent
+        if len(sent) >= self._rate:
+            delay = sent.popleft() + self._per - anyio.current_time()
+            if delay > 0:
+                await anyio.sleep(delay)
+        sent.append(anyio.current_time())
+
+
+class Throttle(Stage):
+    """At most ``rate`` items in any ``per`` seconds; items are delayed, never dropped."""
+
+    __slots__ = ("per", "rate")
+
+    def __init__(self, rate: int, per: float) -> None:
+        self.rate = check_count(rate, "throttle", "rate", minimum=1)
+        self.per = check_seconds(per, "throttle", "per")
+
+    def shape(self) -> Hashable:
+        return ("throttle",)
+
+    def params(self) -> dict[str, object]:
+        return {"r": self.rate, "p": self.per}
+
+    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+        g.init(f"w{k} = _Window(r{k}, p{k})")
+        g.line(f"await w{k}.wait()")
+        rest()

@@ -1,0 +1,247 @@
+"""map(fn, concurrency=n): a pool of n long-lived workers, not a task per item.
+
+Workers take turns pulling the next item from upstream (one pull at a time,
+as an async iterator allows), call ``fn`` on it and hand the result over.
+At most ``n`` calls run at once, and at most ``n`` finished results wait for
+the consumer; in ordered mode they wait in a reorder buffer, so a slow call
+at the head does not stop the other workers (no head-of-line stall). A
+worker whose function never suspends keeps going until the buffer is full,
+so a trivial function costs about what a sequential loop costs.
+
+On a failure (of ``fn`` or of upstream) at position k, nothing is pulled any
+more and the calls after k are cancelled; in ordered mode the results before
+k are delivered first and nothing after it; in unordered mode the results
+already finished are delivered first.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._core._channel import Waiters
+from .._core._nodes import Node
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    from .._core._scope import Scope
+    from .._core._stream import Stream
+
+__all__ = ["Workers"]
+
+
+class Workers(Node):
+    """``fn`` over the items of ``upstream``, ``n`` calls at a time."""
+
+    __slots__ = (
+        "_active",
+        "_cancels",
+        "_consumer",
+        "_current",
+        "_delivered",
+        "_exhausted",
+        "_fail_at",
+        "_failure",
+        "_fn",
+        "_is_async",
+        "_n",
+        "_next_in",
+        "_next_out",
+        "_ordered",
+        "_out",
+        "_pending",
+        "_pull",
+        "_pull_turn",
+        "_pulling",
+        "_receiver",
+        "_room",
+        "_running",
+        "_scope",
+        "_upstream",
+    )
+    needs_scope = True
+
+    def __init__(
+        self, upstream: Stream[Any], fn: Callable[..., Any], is_async: bool, n: int, ordered: bool
+    ) -> None:
+        super().__init__()
+        self._upstream = upstream
+        self._fn = fn
+        self._is_async = is_async
+        self._n = n
+        self._ordered = ordered
+        self._cancels = [anyio.CancelScope() for _ in range(n)]
+        self._current: list[int | None] = [None] * n
+        self._out: deque[Any] = deque()
+        self._pending: dict[int, Any] = {}
+        self._next_in = 0
+        self._next_out = 0
+        self._pulling = False
+        self._pull_turn = Waiters()
+        self._room = Waiters()
+        self._exhausted = False
+        self._failure: BaseException | None = None
+        self._fail_at = 0
+        self._delivered = False
+        self._active = 0  # workers that may still deliver
+        self._running = 0  # workers inside their loop right now
+        self._consumer: anyio.Event | None = None
+        self._receiver: AsyncIterator[Any] | None = None
+        self._scope: Scope | None = None
+        self._pull: Callable[[], Any] | None = None
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        assert scope is not None, "Stream._engine checks needs_scope"
+        self._scope = scope
+        self._pull = self._upstream._engine(False, scope).__anext__  # pyright: ignore[reportPrivateUsage]
+        self._active = self._n
+        for worker in range(self._n):
+            scope.spawn(self._work, worker)
+        self._receiver = self._receive()
+        return self._receiver
+
+    # -- workers ---------------------------------------------------------
+
+    def _stopping(self) -> bool:
+        return self._failure is not None or self._exhausted or self._closed
+
+    def _wake_consumer(self) -> None:
+        consumer = self._consumer
+        if consumer is not None:
+            self._consumer = None
+            consumer.set()
+
+    async def _work(self, worker: int) -> None:
+        # A worker only leaves its loop once everything stops (end, failure,
+        # close), so the last one running may close upstream: the others will
+        # not pull any more.
+        self._running += 1
+        try:
+            with self._cancels[worker]:
+                await self._loop(worker)
+        finally:
+            self._running -= 1
+            self._active -= 1
+            if self._running == 0:
+                await self._close_upstream()
+            self._pull_turn.wake_all()
+            self._room.wake_all()
+            self._wake_consumer()
+
+    async def _loop(self, worker: int) -> None:
+        fn, is_async, n, pull = self._fn, self._is_async, self._n, self._pull
+        assert pull is not None
+        while True:
+            while len(self._out) + len(self._pending) >= n and not self._stopping():
+                await self._room.park()
+            while self._pulling and not self._stopping():
+                await self._pull_turn.park()
+            if self._stopping():
+                return
+            self._pulling = True
+            index = self._next_in
+            try:
+                item = await pull()
+            except StopAsyncIteration:
+                self._exhausted = True
+                return
+            except Exception as exc:
+                self._fail(index, exc)
+                return
+            finally:
+                self._pulling = False
+                self._pull_turn.wake_one()
+            self._next_in = index + 1
+            self._current[worker] = index
+            # Another parked worker may start a call while this one runs.
+            if len(self._out) + len(self._pending) < n:
+                self._room.wake_one()
+            try:
+                result = await fn(item) if is_async else fn(item)
+            except Exception as exc:
+                self._fail(index, exc)
+                return
+            finally:
+                self._current[worker] = None
+            self._deliver(index, result)
+
+    def _deliver(self, index: int, result: object) -> None:
+        if not self._ordered:
+            self._out.append(result)
+        elif index == self._next_out:
+            self._out.append(result)
+            self._next_out += 1
+            pending = self._pending
+            while self._next_out in pending:
+                self._out.append(pending.pop(self._next_out))
+                self._next_out += 1
+        else:
+            self._pending[index] = result
+        self._wake_consumer()
+
+    def _fail(self, index: int, exc: BaseException) -> None:
+        first = self._failure
+        if first is None or (self._ordered and index < self._fail_at):
+            self._failure, self._fail_at = exc, index
+            if first is not None:
+                exc.add_note(f"sluiceway: a failure at a later position: {first!r}")
+        else:
+            first.add_note(f"sluiceway: a later failure: {exc!r}")
+        # Cancel the calls after the failing position (unordered: all others).
+        for worker, current in enumerate(self._current):
+            if current is not None and (not self._ordered or current > index):
+                self._cancels[worker].cancel()
+        self._room.wake_all()
+        self._pull_turn.wake_all()
+        self._wake_consumer()
+
+    async def _close_upstream(self) -> None:
+        try:
+            await self._upstream.aclose()
+        except Exception as exc:
+            if self._closed and self._scope is not None:
+                self._scope.undelivered.append(exc)
+            else:
+                self._fail(self._next_in, exc)
+
+    # -- consumer ----------------------------------------------------------
+
+    def _failure_due(self) -> bool:
+        """Whether every result before the failing position was handed over."""
+        if self._failure is None:
+            return False
+        return not self._ordered or self._next_out >= self._fail_at
+
+    async def _receive(self) -> AsyncIterator[Any]:
+        out, room = self._out, self._room
+        while True:
+            while out:
+                result = out.popleft()
+                if room:
+                    room.wake_one()
+                yield result
+            if self._failure_due() or (self._active == 0 and self._failure is not None):
+                self._delivered = True
+                raise self._failure  # type: ignore[misc]  # checked just above
+            if self._active == 0:
+                return
+            event = self._consumer = anyio.Event()
+            await event.wait()
+
+    async def _release(self) -> None:
+        for cancel in self._cancels:
+            cancel.cancel()
+        self._room.wake_all()
+        self._pull_turn.wake_all()
+        if self._failure is not None and not self._delivered and self._scope is not None:
+            self._scope.undelivered.append(self._failure)
+        if self._receiver is not None:
+            await self._receiver.aclose()  # type: ignore[attr-defined]  # our own async generator
+        if self._running == 0:
+            await self._upstream.aclose()  # no worker left to do it (or none ever ran)
+
+    def describe(self) -> str:
+        return f"{self._upstream!r} | map(concurrency={self._n})"
