@@ -12,6 +12,7 @@ asyncio (uvloop too) and trio::
 """
 
 from . import errors as errors
+from ._core._lifecycle import grace_period as grace_period
 from ._core._stream import Stream as Stream
 from ._core._stream import borrow as borrow
 from ._core._stream import from_batches as from_batches
@@ -36,11 +37,21 @@ __all__ = [
     "concat",
     "errors",
     "from_batches",
+    "grace_period",
     "merge",
     "stream",
     "zip",
 ]
 
-for _name in ("Stream", "borrow", "from_batches", "stream", "concat", "merge", "zip"):
+for _name in (
+    "Stream",
+    "borrow",
+    "from_batches",
+    "grace_period",
+    "stream",
+    "concat",
+    "merge",
+    "zip",
+):
     globals()[_name].__module__ = __name__
 del _name

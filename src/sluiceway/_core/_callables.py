@@ -9,7 +9,7 @@ from inspect import CO_COROUTINE
 from types import BuiltinFunctionType, FunctionType
 from typing import cast
 
-__all__ = ["check_callable", "check_count", "check_int", "is_async_callable"]
+__all__ = ["check_callable", "check_count", "check_int", "check_seconds", "is_async_callable"]
 
 
 def is_async_callable(fn: object) -> bool:
@@ -56,3 +56,13 @@ def check_count(n: object, where: str, what: str = "n", minimum: int = 0) -> int
     if n < minimum:
         raise ValueError(f"{where}() expects {what} >= {minimum}, got {n}")
     return n
+
+
+def check_seconds(value: object, where: str, what: str = "seconds") -> float:
+    """A positive, finite number of seconds, or TypeError/ValueError at the call."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{where}() expects a number of {what}, got {type(value).__name__}")
+    seconds = float(value)
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{where}() expects {what} > 0, got {value!r}")
+    return seconds

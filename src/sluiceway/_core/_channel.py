@@ -68,6 +68,7 @@ class Channel:
         "_consumer",
         "_delivered",
         "_failure",
+        "_interrupted",
         "_items",
         "_producers",
         "_put",
@@ -86,6 +87,7 @@ class Channel:
         self._put = 0
         self._taken = 0
         self._delivered = False
+        self._interrupted = False
         self.closed = False
 
     def _wake_consumer(self) -> None:
@@ -113,8 +115,10 @@ class Channel:
         # A method, not the attribute: it changes while a producer is parked.
         return not self.closed
 
-    def producer_done(self) -> None:
+    def producer_done(self, *, interrupted: bool = False) -> None:
+        """A producer finished; ``interrupted``: cancelled from outside, not at its end."""
         self._producers -= 1
+        self._interrupted = self._interrupted or interrupted
         if self._producers == 0:
             self._wake_consumer()
 
@@ -180,5 +184,17 @@ class Channel:
                 yield item
             self.raise_failure()
             if self.ended():
+                await self.check_interrupted()
                 return
             await self.wait()
+
+    async def check_interrupted(self) -> None:
+        """A producer cancelled from outside means the consumer is being cancelled too.
+
+        The producers run in a task group inside the consumer's own cancel
+        scopes, so a cancellation that reached them reaches the consumer at
+        this checkpoint; their end must not look like the end of the stream.
+        """
+        if self._interrupted and not self.closed:
+            await anyio.lowlevel.checkpoint()
+            raise RuntimeError("sluiceway: the stream's background tasks were cancelled")

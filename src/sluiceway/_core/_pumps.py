@@ -10,12 +10,13 @@ after the consumer left is kept in the scope and raised when it exits.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ._channel import Channel
-from ._lifecycle import Once
+from ._lifecycle import Once, current_grace, drive, warn_abandoned
 from ._nodes import Node
 from ._scope import raise_first
 
@@ -31,7 +32,17 @@ __all__ = ["Pumps"]
 class Pumps(Node):
     """Items of several streams, as they arrive, through one bounded channel."""
 
-    __slots__ = ("_buffer", "_cancels", "_channel", "_parts", "_receiver", "_scope", "_started")
+    __slots__ = (
+        "_buffer",
+        "_cancels",
+        "_channel",
+        "_give_up",
+        "_grace",
+        "_parts",
+        "_receiver",
+        "_scope",
+        "_started",
+    )
     needs_scope = True
 
     def __init__(self, parts: list[Stream[Any]], buffer: int) -> None:
@@ -43,6 +54,8 @@ class Pumps(Node):
         self._channel: Channel | None = None
         self._receiver: AsyncIterator[Any] | None = None
         self._scope: Scope | None = None
+        self._grace = current_grace()
+        self._give_up: float | None = None  # set when the tasks are asked to stop
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         assert scope is not None, "Stream._engine checks needs_scope"
@@ -65,6 +78,13 @@ class Pumps(Node):
         elif self._scope is not None:
             self._scope.undelivered.append(exc)
 
+    def _stop_tasks(self) -> None:
+        """Cancel every task; one still running after the grace period is abandoned."""
+        if self._give_up is None:
+            self._give_up = time.monotonic() + self._grace
+        for cancel in self._cancels:
+            cancel.cancel()
+
     async def _pump(self, index: int) -> None:
         if self._closed:
             return  # the consumer left before this task ran; _release closes the part
@@ -72,22 +92,37 @@ class Pumps(Node):
         part = self._parts[index]
         channel = self._channel
         assert channel is not None
-        with self._cancels[index]:
+        cancel = self._cancels[index]
+        interrupted = abandoned = False
+        with cancel:
             try:
-                async for item in Once(part._engine(False, self._scope)):  # pyright: ignore[reportPrivateUsage]
-                    if not await channel.put(item):
-                        break
+                abandoned, _ = await drive(self._drain(part, channel), lambda: self._give_up)
+            except anyio.get_cancelled_exc_class():
+                interrupted = not cancel.cancel_called  # cancelled from outside the stream
+                raise
             except Exception as exc:
                 self._report(exc)
-                for other, cancel in enumerate(self._cancels):
-                    if other != index:
-                        cancel.cancel()
+                self._stop_tasks()
             finally:
-                try:
-                    await part.aclose()  # shielded inside, at the source
-                except Exception as exc:
-                    self._report(exc)
-                channel.producer_done()
+                if abandoned:
+                    self._warn_abandoned(part)
+                else:
+                    try:
+                        await part.aclose()  # shielded inside, at the source
+                    except Exception as exc:
+                        self._report(exc)
+                channel.producer_done(interrupted=interrupted)
+
+    async def _drain(self, part: Stream[Any], channel: Channel) -> None:
+        async for item in Once(part._engine(False, self._scope)):  # pyright: ignore[reportPrivateUsage]
+            if not await channel.put(item):
+                break
+
+    def _warn_abandoned(self, what: object) -> None:
+        try:
+            warn_abandoned(what, self._grace)
+        except Warning as exc:  # warnings turned into errors: raise it at the scope's exit
+            self._report(exc)
 
     async def _release(self) -> None:
         channel = self._channel
@@ -96,8 +131,7 @@ class Pumps(Node):
             if pending is not None and self._scope is not None:
                 self._scope.undelivered.append(pending)
             channel.close()
-        for cancel in self._cancels:
-            cancel.cancel()
+        self._stop_tasks()
         if self._receiver is not None:
             await self._receiver.aclose()  # type: ignore[attr-defined]  # our own async generator
         errors: list[BaseException] = []

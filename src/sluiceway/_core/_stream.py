@@ -11,6 +11,7 @@ from ..errors import EmptyStreamError, StreamConsumedError, StreamNotEnteredErro
 from ..ops import (
     _batch,
     _combine,  # pyright: ignore[reportPrivateUsage]
+    _fanout,
     _flow,
     _slicing,
     _transform,
@@ -422,6 +423,32 @@ class Stream(Generic[T_co]):
         """
         seconds = _flow.check_seconds(seconds, "timeout")
         return self._around(lambda up: _flow.Timeout(up, seconds), "timeout")
+
+    def tee(
+        self, n: int = 2, *, buffer: int = _fanout.DEFAULT_TEE_BUFFER
+    ) -> tuple[Stream[T_co], ...]:
+        """``n`` streams that each give every item of this one, which is read once.
+
+        A child may run at most ``buffer`` items ahead of the slowest child
+        that is still open; beyond that its reads wait, so children read one
+        after another in the same task must stay within ``buffer`` of each
+        other. Children may be iterated from different tasks at once. The
+        source is closed when the last child is closed.
+
+        Args:
+            n: how many streams (at least 1).
+            buffer: items a child may run ahead (at least 1; default 1024).
+        """
+        check_count(n, "tee", minimum=1)
+        check_count(buffer, "tee", "buffer", minimum=1)
+        inner = self._move("apply an operator (tee)")
+        source = _fanout.TeeSource(inner, n, buffer)
+        children: list[Stream[Any]] = []
+        for child in range(n):
+            stream = Stream._from(_fanout.TeeChild(source, child))
+            stream._scope = inner._scope
+            children.append(stream)
+        return tuple(children)
 
     def chain(self, *others: AsyncIterable[U] | Iterable[U]) -> Stream[T_co | U]:
         """This stream's items, then each of ``others``' in turn."""

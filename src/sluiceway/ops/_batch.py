@@ -84,6 +84,7 @@ async def _timed_batches(
         await channel.wait()
         if not channel.ready():
             channel.raise_failure()
+            await channel.check_interrupted()
             return
         batch = [channel.take_nowait()]
         deadline = anyio.current_time() + wait_at_most

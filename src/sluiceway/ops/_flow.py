@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._core._callables import check_count
+from .._core._callables import check_count, check_seconds
 from .._core._codegen import Gen, Stage
 from .._core._nodes import Node
 from .._core._pumps import Pumps
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .._core._scope import Scope
     from .._core._stream import Stream
 
-__all__ = ["Prefetch", "Throttle", "Timeout", "Window"]
+__all__ = ["Prefetch", "Throttle", "Timeout", "Window", "check_seconds"]
 
 
 class Prefetch(Pumps):
@@ -28,16 +28,6 @@ class Prefetch(Pumps):
 
     def describe(self) -> str:
         return f"{super().describe()} | prefetch({self._buffer})"
-
-
-def check_seconds(value: object, where: str, what: str = "seconds") -> float:
-    """A positive, finite number of seconds, or TypeError/ValueError at the call."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{where}() expects a number of {what}, got {type(value).__name__}")
-    seconds = float(value)
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"{where}() expects {what} > 0, got {value!r}")
-    return seconds
 
 
 class Timeout(Node):

@@ -16,12 +16,14 @@ already finished are delivered first.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .._core._channel import Waiters
+from .._core._lifecycle import current_grace, drive, warn_abandoned
 from .._core._nodes import Node
 
 if TYPE_CHECKING:
@@ -46,6 +48,9 @@ class Workers(Node):
         "_fail_at",
         "_failure",
         "_fn",
+        "_give_up",
+        "_grace",
+        "_interrupted",
         "_is_async",
         "_n",
         "_next_in",
@@ -86,12 +91,15 @@ class Workers(Node):
         self._failure: BaseException | None = None
         self._fail_at = 0
         self._delivered = False
+        self._interrupted = False
         self._active = 0  # workers that may still deliver
         self._running = 0  # workers inside their loop right now
         self._consumer: anyio.Event | None = None
         self._receiver: AsyncIterator[Any] | None = None
         self._scope: Scope | None = None
         self._pull: Callable[[], Any] | None = None
+        self._grace = current_grace()
+        self._give_up: float | None = None
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         assert scope is not None, "Stream._engine checks needs_scope"
@@ -119,9 +127,16 @@ class Workers(Node):
         # close), so the last one running may close upstream: the others will
         # not pull any more.
         self._running += 1
+        cancel = self._cancels[worker]
         try:
-            with self._cancels[worker]:
-                await self._loop(worker)
+            with cancel:
+                abandoned, _ = await drive(self._loop(worker), lambda: self._give_up)
+                if abandoned:
+                    self._warn_abandoned()
+        except anyio.get_cancelled_exc_class():
+            # Cancelled from outside the stream: so is the consumer; see _receive.
+            self._interrupted = self._interrupted or not cancel.cancel_called
+            raise
         finally:
             self._running -= 1
             self._active -= 1
@@ -183,6 +198,11 @@ class Workers(Node):
         self._wake_consumer()
 
     def _fail(self, index: int, exc: BaseException) -> None:
+        if self._closed:
+            # The consumer is gone: the failure is raised when its scope ends.
+            if self._scope is not None:
+                self._scope.undelivered.append(exc)
+            return
         first = self._failure
         if first is None or (self._ordered and index < self._fail_at):
             self._failure, self._fail_at = exc, index
@@ -193,7 +213,7 @@ class Workers(Node):
         # Cancel the calls after the failing position (unordered: all others).
         for worker, current in enumerate(self._current):
             if current is not None and (not self._ordered or current > index):
-                self._cancels[worker].cancel()
+                self._cancel(worker)
         self._room.wake_all()
         self._pull_turn.wake_all()
         self._wake_consumer()
@@ -202,10 +222,7 @@ class Workers(Node):
         try:
             await self._upstream.aclose()
         except Exception as exc:
-            if self._closed and self._scope is not None:
-                self._scope.undelivered.append(exc)
-            else:
-                self._fail(self._next_in, exc)
+            self._fail(self._next_in, exc)
 
     # -- consumer ----------------------------------------------------------
 
@@ -227,13 +244,29 @@ class Workers(Node):
                 self._delivered = True
                 raise self._failure  # type: ignore[misc]  # checked just above
             if self._active == 0:
+                if self._interrupted and not self._closed:
+                    await anyio.lowlevel.checkpoint()  # the consumer's own cancellation
+                    raise RuntimeError("sluiceway: the stream's background tasks were cancelled")
                 return
             event = self._consumer = anyio.Event()
             await event.wait()
 
+    def _cancel(self, worker: int) -> None:
+        """Cancel a worker; one still running after the grace period is abandoned."""
+        if self._give_up is None:
+            self._give_up = time.monotonic() + self._grace
+        self._cancels[worker].cancel()
+
+    def _warn_abandoned(self) -> None:
+        try:
+            warn_abandoned(f"map({self._fn!r}) over {self._upstream!r}", self._grace)
+        except Warning as exc:  # warnings turned into errors: raise it at the scope's exit
+            if self._scope is not None:
+                self._scope.undelivered.append(exc)
+
     async def _release(self) -> None:
-        for cancel in self._cancels:
-            cancel.cancel()
+        for worker in range(self._n):
+            self._cancel(worker)
         self._room.wake_all()
         self._pull_turn.wake_all()
         if self._failure is not None and not self._delivered and self._scope is not None:
