@@ -452,9 +452,261 @@ async def chunks_aioitertools_chunked(n: int) -> tuple[int, int]:
     return await count_chunks(chunked(source(n), CHUNK))
 
 
+# -- workload 5: merge4 ---------------------------------------------------------------
+
+MERGE_SOURCES = 4
+MERGE_QUEUE_SIZE = 256
+
+
+async def range_source(start: int, n: int) -> AsyncIterator[int]:
+    """An async source of ``range(start, start + n)``."""
+    for i in range(start, start + n):
+        yield i
+
+
+def merge_sources(n: int) -> list[AsyncIterator[int]]:
+    """``MERGE_SOURCES`` async generators that together give ``range(n)``, ~n/4 items each."""
+    bounds = [k * n // MERGE_SOURCES for k in range(MERGE_SOURCES + 1)]
+    return [range_source(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+
+
+def expected_sum(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+async def merge_queue(n: int) -> int:
+    """asyncio.Queue(maxsize=256) + asyncio.TaskGroup: one feeder task per source puts its items, then a unique sentinel; the consumer counts sentinels"""
+    sources = merge_sources(n)
+    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=MERGE_QUEUE_SIZE)
+    done = object()
+
+    async def feed(src: AsyncIterator[int]) -> None:
+        async with contextlib.aclosing(src):  # type: ignore[type-var]
+            async for x in src:
+                await queue.put(x)
+        await queue.put(done)
+
+    total = 0
+    async with asyncio.TaskGroup() as tg:
+        for src in sources:
+            tg.create_task(feed(src))
+        finished = 0
+        while finished < len(sources):
+            x = await queue.get()
+            if x is done:
+                finished += 1
+            else:
+                total += x  # type: ignore[operator]
+    return total
+
+
+async def merge_chain(n: int) -> int:
+    """for src in sources: async for x in src: total += x  (sequential, no tasks: not a merge)"""
+    total = 0
+    for src in merge_sources(n):
+        async for x in src:
+            total += x
+    return total
+
+
+async def merge_sluiceway(n: int) -> int:
+    """async with sw.merge(*sources) as s: async for x in s  (default buffer)"""
+    total = 0
+    async with sw.merge(*merge_sources(n)) as s:
+        async for x in s:
+            total += x
+    return total
+
+
+async def merge_sluiceway_256(n: int) -> int:
+    """async with sw.merge(*sources, buffer=256) as s: async for x in s"""
+    total = 0
+    async with sw.merge(*merge_sources(n), buffer=MERGE_QUEUE_SIZE) as s:
+        async for x in s:
+            total += x
+    return total
+
+
+async def merge_aiostream(n: int) -> int:
+    """xs = stream.merge(*sources); async with xs.stream() as s: async for x in s"""
+
+    from aiostream import stream
+
+    xs = stream.merge(*merge_sources(n))
+    total = 0
+    async with xs.stream() as s:
+        async for x in s:
+            total += x
+    return total
+
+
+async def merge_aioitertools(n: int) -> int:
+    """async for x in aioitertools.asyncio.as_generated(sources)  (unbounded queue: no backpressure)"""
+
+    from aioitertools.asyncio import as_generated
+
+    total = 0
+    async for x in as_generated(merge_sources(n)):
+        total += x
+    return total
+
+
+# -- workload 6: amap_conc ------------------------------------------------------------
+
+WIDE = 64
+
+
+async def aconc_loop(n: int) -> int:
+    """async for x in source(n): total += await adouble(x)"""
+    total = 0
+    async for x in source(n):
+        total += await adouble(x)
+    return total
+
+
+async def aconc_sluiceway_1(n: int) -> int:
+    """async for y in sw.stream(source(n)).map(adouble, concurrency=1)"""
+    total = 0
+    async for y in sw.stream(source(n)).map(adouble, concurrency=1):
+        total += y
+    return total
+
+
+async def aconc_sluiceway_64(n: int) -> int:
+    """async with sw.stream(source(n)).map(adouble, concurrency=64) as s: async for y in s"""
+    total = 0
+    async with sw.stream(source(n)).map(adouble, concurrency=WIDE) as s:
+        async for y in s:
+            total += y
+    return total
+
+
+async def aconc_sluiceway_64_unordered(n: int) -> int:
+    """async with sw.stream(source(n)).map(adouble, concurrency=64, ordered=False) as s: async for y in s"""
+    total = 0
+    async with sw.stream(source(n)).map(adouble, concurrency=WIDE, ordered=False) as s:
+        async for y in s:
+            total += y
+    return total
+
+
+async def aconc_aiostream(n: int, task_limit: int) -> int:
+    from aiostream import pipe, stream
+
+    xs = stream.iterate(source(n)) | pipe.map(adouble, task_limit=task_limit)
+    total = 0
+    async with xs.stream() as s:
+        async for y in s:
+            total += y
+    return total
+
+
+async def aconc_aiostream_1(n: int) -> int:
+    """stream.iterate(source(n)) | pipe.map(adouble, task_limit=1); async with xs.stream() as s: async for y in s"""
+    return await aconc_aiostream(n, 1)
+
+
+async def aconc_aiostream_64(n: int) -> int:
+    """stream.iterate(source(n)) | pipe.map(adouble, task_limit=64); async with xs.stream() as s: async for y in s"""
+    return await aconc_aiostream(n, WIDE)
+
+
+# -- workload 7: prefetch_overlap -----------------------------------------------------
+
+OVERLAP_ITEMS = 20
+OVERLAP_DELAY = 0.02  # seconds to produce one item, and again to consume it
+SEED_BUFFER = 10
+
+
+async def slow_source(n: int) -> AsyncIterator[int]:
+    """Each item takes ``OVERLAP_DELAY`` to produce (anyio.sleep: asyncio.sleep here)."""
+    for i in range(n):
+        await anyio.sleep(OVERLAP_DELAY)
+        yield i
+
+
+async def overlap_loop(n: int) -> int:
+    """async for x in slow_source(): await asyncio.sleep(0.02)  (produce, then consume, one after the other)"""
+    total = 0
+    async for x in slow_source(n):
+        await asyncio.sleep(OVERLAP_DELAY)
+        total += x
+    return total
+
+
+class BufferedAsyncIterator:
+    """The seed document's "Buffered Async Iterator" recipe, as written there.
+
+    ``_fill_buffer`` reads up to ``buffer_size`` items from the source, inline,
+    then ``__anext__`` hands them out: nothing reads ahead while the consumer works.
+    """
+
+    def __init__(self, source: AsyncIterator[int], buffer_size: int = 100) -> None:
+        self.source = source
+        self.buffer_size = buffer_size
+        self.buffer: list[int] = []
+        self.index = 0
+        self.exhausted = False
+
+    def __aiter__(self) -> BufferedAsyncIterator:
+        return self
+
+    async def _fill_buffer(self) -> None:
+        self.buffer = []
+        self.index = 0
+        count = 0
+        async for item in self.source:
+            self.buffer.append(item)
+            count += 1
+            if count >= self.buffer_size:
+                break
+        if count == 0:
+            self.exhausted = True
+
+    async def __anext__(self) -> int:
+        if self.index >= len(self.buffer):
+            if self.exhausted:
+                raise StopAsyncIteration
+            await self._fill_buffer()
+            if self.exhausted:
+                raise StopAsyncIteration
+        item = self.buffer[self.index]
+        self.index += 1
+        return item
+
+
+async def overlap_seed(n: int) -> int:
+    """async for x in BufferedAsyncIterator(slow_source(), buffer_size=10): await asyncio.sleep(0.02)  (the seed's _fill_buffer recipe)"""
+    total = 0
+    async for x in BufferedAsyncIterator(slow_source(n), buffer_size=SEED_BUFFER):
+        await asyncio.sleep(OVERLAP_DELAY)
+        total += x
+    return total
+
+
+async def overlap_sluiceway(n: int, ahead: int) -> int:
+    total = 0
+    async with sw.stream(slow_source(n)).prefetch(ahead) as s:
+        async for x in s:
+            await asyncio.sleep(OVERLAP_DELAY)
+            total += x
+    return total
+
+
+async def overlap_sluiceway_2(n: int) -> int:
+    """async with sw.stream(slow_source()).prefetch(2) as s: async for x in s: await asyncio.sleep(0.02)"""
+    return await overlap_sluiceway(n, 2)
+
+
+async def overlap_sluiceway_1(n: int) -> int:
+    """async with sw.stream(slow_source()).prefetch(1) as s: async for x in s: await asyncio.sleep(0.02)"""
+    return await overlap_sluiceway(n, 1)
+
+
 # -- the registry ---------------------------------------------------------------------
 
-Kind = Literal["sync", "baseline", "sluiceway", "peer"]
+Kind = Literal["sync", "baseline", "reference", "sluiceway", "peer"]
+Unit = Literal["ns/item", "s"]
 
 
 @dataclass(frozen=True)
@@ -487,6 +739,20 @@ class Workload:
     baseline: str
     #: Name of the sync for-loop that calls the same functions, if the workload has one.
     sync_baseline: str | None = None
+    #: Items per run regardless of ``--n`` (for workloads paced by sleeps).
+    fixed_n: int | None = None
+    #: What the table reports: ns per item, or seconds per run (for sleep-paced workloads).
+    unit: Unit = "ns/item"
+
+    def items(self, n: int, entry: Entry) -> int:
+        """How many items ``entry`` runs when the command line asks for ``n``."""
+        if self.fixed_n is not None:
+            return self.fixed_n
+        return max(n // entry.divisor, 1)
+
+    def check_items(self, items: int) -> int:
+        """A small input for the result check before timing (a few items when sleep-paced)."""
+        return min(items, 3 if self.unit == "s" else 2_000)
 
 
 SYNC_CALLS = "sync for-loop (same functions)"
@@ -500,6 +766,11 @@ def sync(name: str, run: Callable[[int], Awaitable[object]]) -> Entry:
 
 def base(name: str, run: Callable[[int], Awaitable[object]]) -> Entry:
     return Entry(name, run, "baseline")
+
+
+def ref(name: str, run: Callable[[int], Awaitable[object]]) -> Entry:
+    """A hand-written reference point that is not the baseline (e.g. a sequential chain)."""
+    return Entry(name, run, "reference")
 
 
 def ours(name: str, run: Callable[[int], Awaitable[object]]) -> Entry:
@@ -576,6 +847,47 @@ WORKLOADS: dict[str, Workload] = {
             peer("aioitertools chunked", chunks_aioitertools_chunked),
         ),
     ),
+    "merge4": Workload(
+        title=f"merge of {MERGE_SOURCES} async generator sources of N/{MERGE_SOURCES} items "
+        "each, summed with async for",
+        expected=expected_sum,
+        baseline=f"hand-written asyncio.Queue({MERGE_QUEUE_SIZE}) + TaskGroup",
+        entries=(
+            base(f"hand-written asyncio.Queue({MERGE_QUEUE_SIZE}) + TaskGroup", merge_queue),
+            ref("raw sequential chain (not a merge)", merge_chain),
+            ours("sluiceway merge (default buffer)", merge_sluiceway),
+            ours(f"sluiceway merge (buffer={MERGE_QUEUE_SIZE})", merge_sluiceway_256),
+            peer("aiostream merge", merge_aiostream, divisor=10),
+            peer("aioitertools as_generated (unbounded)", merge_aioitertools),
+        ),
+    ),
+    "amap_conc": Workload(
+        title="map(async adouble) with concurrency, over an async generator source, summed",
+        expected=expected_amap,
+        baseline="hand-written sequential await loop",
+        entries=(
+            base("hand-written sequential await loop", aconc_loop),
+            ours("sluiceway concurrency=1", aconc_sluiceway_1),
+            ours(f"sluiceway concurrency={WIDE}", aconc_sluiceway_64),
+            ours(f"sluiceway concurrency={WIDE}, ordered=False", aconc_sluiceway_64_unordered),
+            peer("aiostream task_limit=1", aconc_aiostream_1, divisor=10),
+            peer(f"aiostream task_limit={WIDE}", aconc_aiostream_64, divisor=10),
+        ),
+    ),
+    "prefetch_overlap": Workload(
+        title=f"{OVERLAP_ITEMS} items, each produced after a {OVERLAP_DELAY * 1000:.0f} ms sleep "
+        f"and consumed with a {OVERLAP_DELAY * 1000:.0f} ms sleep; seconds per run",
+        expected=expected_sum,
+        baseline="hand-written sequential loop",
+        fixed_n=OVERLAP_ITEMS,
+        unit="s",
+        entries=(
+            base("hand-written sequential loop", overlap_loop),
+            ref(f"seed recipe BufferedAsyncIterator({SEED_BUFFER})", overlap_seed),
+            ours("sluiceway prefetch(2)", overlap_sluiceway_2),
+            ours("sluiceway prefetch(1)", overlap_sluiceway_1),
+        ),
+    ),
 }
 
 
@@ -598,6 +910,12 @@ class Measurement:
         if not self.seconds:
             return None
         return statistics.median(self.seconds) / self.n * 1e9
+
+    def value(self, unit: Unit) -> float | None:
+        """The median in ``unit``: ns per item, or seconds per run."""
+        if unit == "ns/item":
+            return self.ns_per_item
+        return statistics.median(self.seconds) if self.seconds else None
 
 
 @dataclass
@@ -700,7 +1018,7 @@ async def bench(
     for key, workload in workloads.items():
         row: list[Measurement] = []
         for entry in workload.entries:
-            m = Measurement(entry, max(n // entry.divisor, 1))
+            m = Measurement(entry, workload.items(n, entry))
             if entry.requires is not None and versions.get(entry.requires) is None:
                 m.skipped = f"{entry.requires} not installed"
             row.append(m)
@@ -712,7 +1030,7 @@ async def bench(
     for key, workload in workloads.items():
         for m in table[key]:
             if m.skipped is None:
-                await run_once(workload, Measurement(m.entry, min(m.n, 2_000)))
+                await run_once(workload, Measurement(m.entry, workload.check_items(m.n)))
 
     for run in range(1, runs + 1):
         started = time.perf_counter()
@@ -734,27 +1052,32 @@ def ratio(value: float | None, base: float | None) -> str:
     return f"{value / base:.2f}"
 
 
-def ns(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.0f}"
+def fmt(value: float | None, unit: Unit = "ns/item") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}" if unit == "ns/item" else f"{value:.3f}"
 
 
 def rows(workload: Workload, measurements: list[Measurement]) -> list[tuple[str, ...]]:
-    """(implementation, ns/item, x async, x sync, notes) for each entry."""
-    by_name = {m.entry.name: m.ns_per_item for m in measurements}
+    """(implementation, ns/item or s/run, x async, x sync, notes) for each entry."""
+    unit = workload.unit
+    by_name = {m.entry.name: m.value(unit) for m in measurements}
     base = by_name.get(workload.baseline)
     sync = by_name.get(workload.sync_baseline) if workload.sync_baseline else None
     out: list[tuple[str, ...]] = []
     for m in measurements:
-        value = m.ns_per_item
+        value = m.value(unit)
         notes: list[str] = []
-        if m.entry.divisor != 1:
+        if workload.fixed_n is not None:
+            notes.append(f"{m.n} items")
+        elif m.entry.divisor != 1:
             notes.append(f"N={m.n:,} (N/{m.entry.divisor})")
         if m.skipped:
             notes.append(m.skipped)
         out.append(
             (
                 m.entry.name,
-                ns(value),
+                fmt(value, unit),
                 ratio(value, base),
                 ratio(value, sync) if workload.sync_baseline else "",
                 "; ".join(notes),
@@ -764,6 +1087,12 @@ def rows(workload: Workload, measurements: list[Measurement]) -> list[tuple[str,
 
 
 HEADERS = ("implementation", "ns/item (median)", "x async baseline", "x sync for-loop", "notes")
+UNIT_HEADER: dict[Unit, str] = {"ns/item": "ns/item (median)", "s": "s/run (median)"}
+UNIT_AXIS: dict[Unit, str] = {"ns/item": "ns/item", "s": "seconds per run"}
+
+
+def headers(workload: Workload) -> tuple[str, ...]:
+    return (HEADERS[0], UNIT_HEADER[workload.unit], *HEADERS[2:])
 
 
 def header_line(env: Environment) -> str:
@@ -778,7 +1107,7 @@ def print_tables(table: dict[str, list[Measurement]], env: Environment) -> None:
     print(header_line(env))
     for key, measurements in table.items():
         workload = WORKLOADS[key]
-        body = [HEADERS, *rows(workload, measurements)]
+        body = [headers(workload), *rows(workload, measurements)]
         widths = [max(len(r[i]) for r in body) for i in range(4)]
         print(f"\n{key}: {workload.title}")
         for name, *numbers, notes in body:
@@ -795,13 +1124,14 @@ def markdown(table: dict[str, list[Measurement]], env: Environment) -> str:
         "",
         "Written by `benchmarks/run.py`. ns/item is the median over the runs; *x async "
         "baseline* divides it by the workload's hand-written async generator (1.00), *x sync "
-        "for-loop* by the plain for-loop that calls the same functions. Compare ratios within "
-        "one run: absolute times move with the machine.",
+        "for-loop* by the plain for-loop that calls the same functions. Workloads paced by "
+        "sleeps report seconds per run instead of ns/item. Compare ratios within one run: "
+        "absolute times move with the machine.",
     ]
     for key, measurements in table.items():
         workload = WORKLOADS[key]
         lines += ["", f"## {key}", "", workload.title, ""]
-        lines.append("| " + " | ".join(HEADERS) + " |")
+        lines.append("| " + " | ".join(headers(workload)) + " |")
         lines.append("|---|" + "---:|" * 3 + "---|")
         lines += ["| " + " | ".join(r) + " |" for r in rows(workload, measurements)]
         lines += ["", "<details><summary>API calls</summary>", ""]
@@ -813,6 +1143,7 @@ def markdown(table: dict[str, list[Measurement]], env: Environment) -> str:
 COLORS: dict[Kind, str] = {
     "sync": "#9e9e9e",
     "baseline": "#4c72b0",
+    "reference": "#8172b3",
     "sluiceway": "#dd8452",
     "peer": "#55a868",
 }
@@ -820,6 +1151,7 @@ COLORS: dict[Kind, str] = {
 LEGEND: dict[Kind, str] = {
     "sync": "sync for-loop",
     "baseline": "hand-written async (1.00)",
+    "reference": "hand-written reference",
     "sluiceway": "sluiceway",
     "peer": "peer library",
 }
@@ -842,7 +1174,8 @@ def chart(table: dict[str, list[Measurement]], env: Environment, path: Path) -> 
     )
     for ax, (key, measurements) in zip(axes[:, 0], table.items(), strict=True):
         names = [m.entry.name for m in measurements]
-        values = [m.ns_per_item or 0.0 for m in measurements]
+        unit = WORKLOADS[key].unit
+        values = [m.value(unit) or 0.0 for m in measurements]
         colors = [COLORS[m.entry.kind] for m in measurements]
         ypos = range(len(names))
         ax.barh(ypos, values, color=colors)
@@ -852,10 +1185,10 @@ def chart(table: dict[str, list[Measurement]], env: Environment, path: Path) -> 
         if shown and max(shown) / min(shown) > 20:
             ax.set_xscale("log")
         for y, m, v in zip(ypos, measurements, values, strict=True):
-            label = "n/a" if m.ns_per_item is None else f"{v:,.0f}"
+            label = fmt(m.value(unit), unit)
             ax.text(max(v, min(shown, default=1.0)), y, f" {label}", va="center", fontsize=7)
         ax.set_title(key, fontsize=9, loc="left")
-        ax.set_xlabel("ns/item (median, lower is better)", fontsize=8)
+        ax.set_xlabel(f"{UNIT_AXIS[unit]} (median, lower is better)", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(
         f"sluiceway vs peers · Python {env.python} · {env.loop} · N={env.n:,} · runs={env.runs}",
