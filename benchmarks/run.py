@@ -466,8 +466,9 @@ async def range_source(start: int, n: int) -> AsyncIterator[int]:
 
 def merge_sources(n: int) -> list[AsyncIterator[int]]:
     """``MERGE_SOURCES`` async generators that together give ``range(n)``, ~n/4 items each."""
-    bounds = [k * n // MERGE_SOURCES for k in range(MERGE_SOURCES + 1)]
-    return [range_source(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    starts = [k * n // MERGE_SOURCES for k in range(MERGE_SOURCES)]
+    ends = [*starts[1:], n]
+    return [range_source(lo, hi - lo) for lo, hi in zip(starts, ends, strict=True)]
 
 
 def expected_sum(n: int) -> int:
@@ -871,7 +872,7 @@ WORKLOADS: dict[str, Workload] = {
             ours(f"sluiceway concurrency={WIDE}", aconc_sluiceway_64),
             ours(f"sluiceway concurrency={WIDE}, ordered=False", aconc_sluiceway_64_unordered),
             peer("aiostream task_limit=1", aconc_aiostream_1, divisor=10),
-            peer(f"aiostream task_limit={WIDE}", aconc_aiostream_64, divisor=10),
+            peer(f"aiostream task_limit={WIDE}", aconc_aiostream_64, divisor=100),
         ),
     ),
     "prefetch_overlap": Workload(
@@ -1059,7 +1060,7 @@ def fmt(value: float | None, unit: Unit = "ns/item") -> str:
 
 
 def rows(workload: Workload, measurements: list[Measurement]) -> list[tuple[str, ...]]:
-    """(implementation, ns/item or s/run, x async, x sync, notes) for each entry."""
+    """(implementation, ns/item or s/run, x async, [x sync,] notes) for each entry."""
     unit = workload.unit
     by_name = {m.entry.name: m.value(unit) for m in measurements}
     base = by_name.get(workload.baseline)
@@ -1074,14 +1075,9 @@ def rows(workload: Workload, measurements: list[Measurement]) -> list[tuple[str,
             notes.append(f"N={m.n:,} (N/{m.entry.divisor})")
         if m.skipped:
             notes.append(m.skipped)
+        sync_ratio = (ratio(value, sync),) if workload.sync_baseline else ()
         out.append(
-            (
-                m.entry.name,
-                fmt(value, unit),
-                ratio(value, base),
-                ratio(value, sync) if workload.sync_baseline else "",
-                "; ".join(notes),
-            )
+            (m.entry.name, fmt(value, unit), ratio(value, base), *sync_ratio, "; ".join(notes))
         )
     return out
 
@@ -1092,7 +1088,9 @@ UNIT_AXIS: dict[Unit, str] = {"ns/item": "ns/item", "s": "seconds per run"}
 
 
 def headers(workload: Workload) -> tuple[str, ...]:
-    return (HEADERS[0], UNIT_HEADER[workload.unit], *HEADERS[2:])
+    """The table's columns; no "x sync for-loop" when the workload has no sync loop."""
+    sync = HEADERS[3:4] if workload.sync_baseline else ()
+    return (HEADERS[0], UNIT_HEADER[workload.unit], HEADERS[2], *sync, HEADERS[4])
 
 
 def header_line(env: Environment) -> str:
@@ -1108,7 +1106,7 @@ def print_tables(table: dict[str, list[Measurement]], env: Environment) -> None:
     for key, measurements in table.items():
         workload = WORKLOADS[key]
         body = [headers(workload), *rows(workload, measurements)]
-        widths = [max(len(r[i]) for r in body) for i in range(4)]
+        widths = [max(len(r[i]) for r in body) for i in range(len(body[0]) - 1)]
         print(f"\n{key}: {workload.title}")
         for name, *numbers, notes in body:
             cells = [name.ljust(widths[0])]
@@ -1123,7 +1121,7 @@ def markdown(table: dict[str, list[Measurement]], env: Environment) -> str:
         header_line(env),
         "",
         "Written by `benchmarks/run.py`. ns/item is the median over the runs; *x async "
-        "baseline* divides it by the workload's hand-written async generator (1.00), *x sync "
+        "baseline* divides it by the workload's hand-written async baseline (1.00), *x sync "
         "for-loop* by the plain for-loop that calls the same functions. Workloads paced by "
         "sleeps report seconds per run instead of ns/item. Compare ratios within one run: "
         "absolute times move with the machine.",
@@ -1132,7 +1130,7 @@ def markdown(table: dict[str, list[Measurement]], env: Environment) -> str:
         workload = WORKLOADS[key]
         lines += ["", f"## {key}", "", workload.title, ""]
         lines.append("| " + " | ".join(headers(workload)) + " |")
-        lines.append("|---|" + "---:|" * 3 + "---|")
+        lines.append("|---|" + "---:|" * (len(headers(workload)) - 2) + "---|")
         lines += ["| " + " | ".join(r) + " |" for r in rows(workload, measurements)]
         lines += ["", "<details><summary>API calls</summary>", ""]
         lines += [f"- {m.entry.name}: `{m.entry.api}`" for m in measurements]

@@ -85,3 +85,68 @@ async def run(out: TextIO) -> None:
     out.write(f"   zip: {pairs}\n")
     words = sw.concat(["one", "two"], sw.from_batches([["three", "four"], ["five"]]))
     out.write(f"   concat: {await words.map(str.upper).to_list()}\n")
+
+    await _concurrency(out)
+
+
+async def _ticker(name: str, every: float, produced: dict[str, int]) -> AsyncIterator[str]:
+    """An endless feed that counts what it has produced."""
+    n = 0
+    while True:
+        await anyio.sleep(every)
+        n += 1
+        produced[name] += 1
+        yield f"{name}{n}"
+
+
+async def _concurrency(out: TextIO) -> None:
+    out.write("\n4. merge with backpressure: three feeds, a slow reader, buffer=4\n")
+    produced = {"fast": 0, "mid": 0, "slow": 0}
+    feeds = sw.merge(
+        _ticker("fast", 0.001, produced),
+        _ticker("mid", 0.005, produced),
+        _ticker("slow", 0.02, produced),
+        buffer=4,
+    )
+    taken = 0
+    async with feeds:
+        async for item in feeds:
+            taken += 1
+            await anyio.sleep(0.01)  # the reader is slower than the fast feed
+            if taken % 5 == 0:
+                ahead = sum(produced.values()) - taken
+                out.write(f"   read {taken:2} (last {item:>6}); read ahead: {ahead} <= 4 + 3\n")
+            if taken == 20:
+                break
+    out.write(f"   produced in all: {produced} -- the fast feed waited for the reader\n")
+
+    out.write("\n5. prefetch: 20 items taking 20 ms each to make and 20 ms each to use\n")
+
+    async def slow_source() -> AsyncIterator[int]:
+        for i in range(20):
+            await anyio.sleep(0.02)
+            yield i
+
+    start = time.perf_counter()
+    async for _ in sw.stream(slow_source()):
+        await anyio.sleep(0.02)
+    taking_turns = time.perf_counter() - start
+    start = time.perf_counter()
+    async with sw.stream(slow_source()).prefetch(2) as s:
+        async for _ in s:
+            await anyio.sleep(0.02)
+    overlapped = time.perf_counter() - start
+    out.write(f"   one after another: {taking_turns:.2f} s; with prefetch(2): {overlapped:.2f} s\n")
+
+    out.write("\n6. map(concurrency=10): 50 calls of 20 ms each\n")
+
+    async def lookup(x: int) -> int:
+        await anyio.sleep(0.02)
+        return x * x
+
+    start = time.perf_counter()
+    squares = await sw.stream(range(50)).map(lookup, concurrency=10).to_list()
+    elapsed = time.perf_counter() - start
+    out.write(
+        f"   {len(squares)} results in input order in {elapsed:.2f} s (one at a time: 1.0 s)\n"
+    )

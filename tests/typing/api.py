@@ -104,3 +104,18 @@ async def typeguards() -> None:
     mixed: list[int | str] = [1, "a"]
     assert_type(sw.stream(mixed).filter(is_str), sw.Stream[str])
     assert_type(sw.stream(mixed).filter(is_truthy), sw.Stream[int | str])
+
+
+async def concurrency() -> None:
+    assert_type(sw.merge(numbers(), ["a"]), sw.Stream[int | str])
+    assert_type(sw.merge(numbers(), numbers(), buffer=0), sw.Stream[int])
+    assert_type(sw.stream(numbers()).map(fetch, concurrency=8), sw.Stream[str])
+    assert_type(sw.stream(numbers()).map(fetch, concurrency=8, ordered=False), sw.Stream[str])
+    assert_type(sw.stream(numbers()).prefetch(4), sw.Stream[int])
+    assert_type(sw.stream(numbers()).batch(10, timeout=0.5), sw.Stream[list[int]])
+    assert_type(sw.stream(numbers()).throttle(10, per=1.0), sw.Stream[int])
+    assert_type(sw.stream(numbers()).timeout(2.0), sw.Stream[int])
+    assert_type(sw.stream(numbers()).tee(2), tuple[sw.Stream[int], ...])
+    assert_type(await sw.stream(numbers()).foreach(fetch, concurrency=4), None)
+    with sw.grace_period(1.0):
+        pass
