@@ -9,9 +9,12 @@ around one complete run (building its source included), after a
 so machine noise spreads evenly, and the median is reported.
 
 How to read the ratios: ``x async`` is an entry's median over the median of
-the workload's hand-written async generator baseline (1.00), the cost of
-plain async iteration that a library can at best match, or beat by doing less
-per item (fusing stages, moving batches). ``x sync`` is the same over the
+the workload's hand-written async baseline (1.00): for the pipelines an async
+generator, the cost of plain async iteration that a library can at best
+match, or beat by doing less per item (fusing stages, moving batches); for
+merge4 an ``asyncio.Queue`` + ``TaskGroup`` merge; for amap_conc and
+prefetch_overlap a sequential ``await`` loop. prefetch_overlap is paced by
+sleeps and reports seconds per run instead of ns/item. ``x sync`` is the same over the
 sync for-loop that calls the same functions: how far from "just a for-loop"
 an entry is. Absolute ns/item move with the machine (run-to-run noise of 1.5x
 or more on small shared VMs); compare ratios within one run.
@@ -55,7 +58,7 @@ import anyio
 import sluiceway as sw
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 
 HERE = Path(__file__).resolve().parent
 PEERS = ("aiostream", "asyncstdlib", "aioitertools")
@@ -458,13 +461,13 @@ MERGE_SOURCES = 4
 MERGE_QUEUE_SIZE = 256
 
 
-async def range_source(start: int, n: int) -> AsyncIterator[int]:
+async def range_source(start: int, n: int) -> AsyncGenerator[int, None]:
     """An async source of ``range(start, start + n)``."""
     for i in range(start, start + n):
         yield i
 
 
-def merge_sources(n: int) -> list[AsyncIterator[int]]:
+def merge_sources(n: int) -> list[AsyncGenerator[int, None]]:
     """``MERGE_SOURCES`` async generators that together give ``range(n)``, ~n/4 items each."""
     starts = [k * n // MERGE_SOURCES for k in range(MERGE_SOURCES)]
     ends = [*starts[1:], n]
@@ -481,8 +484,8 @@ async def merge_queue(n: int) -> int:
     queue: asyncio.Queue[object] = asyncio.Queue(maxsize=MERGE_QUEUE_SIZE)
     done = object()
 
-    async def feed(src: AsyncIterator[int]) -> None:
-        async with contextlib.aclosing(src):  # type: ignore[type-var]
+    async def feed(src: AsyncGenerator[int, None]) -> None:
+        async with contextlib.aclosing(src):
             async for x in src:
                 await queue.put(x)
         await queue.put(done)
@@ -745,16 +748,23 @@ class Workload:
     #: What the table reports: ns per item, or seconds per run (for sleep-paced workloads).
     unit: Unit = "ns/item"
 
-    def items(self, n: int, entry: Entry) -> int:
-        """How many items ``entry`` runs when the command line asks for ``n``."""
+    def items(self, n: int, entry: Entry, *, quick: bool = False) -> int:
+        """How many items ``entry`` runs when the command line asks for ``n``.
+
+        A sleep-paced workload runs its ``fixed_n`` items, or only a few in a
+        ``--quick`` smoke run (its seconds are then not the real figure).
+        """
         if self.fixed_n is not None:
-            return self.fixed_n
+            return min(self.fixed_n, QUICK_FIXED_N) if quick else self.fixed_n
         return max(n // entry.divisor, 1)
 
     def check_items(self, items: int) -> int:
         """A small input for the result check before timing (a few items when sleep-paced)."""
         return min(items, 3 if self.unit == "s" else 2_000)
 
+
+#: Items of a sleep-paced (``fixed_n``) workload in a ``--quick`` run.
+QUICK_FIXED_N = 5
 
 SYNC_CALLS = "sync for-loop (same functions)"
 SYNC_INLINE = "sync for-loop (inlined)"
@@ -868,6 +878,7 @@ WORKLOADS: dict[str, Workload] = {
         baseline="hand-written sequential await loop",
         entries=(
             base("hand-written sequential await loop", aconc_loop),
+            ref("hand-written async generator (amap_agen)", amap_agen_run),
             ours("sluiceway concurrency=1", aconc_sluiceway_1),
             ours(f"sluiceway concurrency={WIDE}", aconc_sluiceway_64),
             ours(f"sluiceway concurrency={WIDE}, ordered=False", aconc_sluiceway_64_unordered),
@@ -876,8 +887,9 @@ WORKLOADS: dict[str, Workload] = {
         ),
     ),
     "prefetch_overlap": Workload(
-        title=f"{OVERLAP_ITEMS} items, each produced after a {OVERLAP_DELAY * 1000:.0f} ms sleep "
-        f"and consumed with a {OVERLAP_DELAY * 1000:.0f} ms sleep; seconds per run",
+        title=f"{OVERLAP_ITEMS} items ({QUICK_FIXED_N} in --quick), each produced after a "
+        f"{OVERLAP_DELAY * 1000:.0f} ms sleep and consumed with a {OVERLAP_DELAY * 1000:.0f} ms "
+        "sleep; seconds per run",
         expected=expected_sum,
         baseline="hand-written sequential loop",
         fixed_n=OVERLAP_ITEMS,
@@ -1010,7 +1022,11 @@ async def run_once(workload: Workload, m: Measurement) -> float:
 
 
 async def bench(
-    workloads: dict[str, Workload], n: int, runs: int, versions: dict[str, str | None]
+    workloads: dict[str, Workload],
+    n: int,
+    runs: int,
+    versions: dict[str, str | None],
+    quick: bool = False,
 ) -> tuple[dict[str, list[Measurement]], str]:
     """Run every entry ``runs`` times, interleaved; returns measurements and the loop's name."""
     loop = type(asyncio.get_running_loop())
@@ -1019,7 +1035,7 @@ async def bench(
     for key, workload in workloads.items():
         row: list[Measurement] = []
         for entry in workload.entries:
-            m = Measurement(entry, workload.items(n, entry))
+            m = Measurement(entry, workload.items(n, entry, quick=quick))
             if entry.requires is not None and versions.get(entry.requires) is None:
                 m.skipped = f"{entry.requires} not installed"
             row.append(m)
@@ -1262,6 +1278,7 @@ def main(argv: list[str] | None = None) -> None:
         args.n,
         args.runs,
         versions,
+        args.quick,
         backend="asyncio",
         backend_options=backend_options,
     )

@@ -134,3 +134,27 @@ class TestErrorsAreNotHidden:
         """Batches that are not sequences are read into lists, for every terminal."""
         assert await sw.from_batches([iter([1, 2]), {3}]).count() == 3
         assert await sw.from_batches([iter([1, 2]), iter([3])]).last() == 3
+
+
+def test_pipelines_are_built_outside_an_event_loop() -> None:
+    """Every operator can be applied at import time, before any event loop runs."""
+
+    async def f(x: int) -> int:
+        return x
+
+    built = [
+        sw.stream(range(3)).map(f, concurrency=4),
+        sw.merge([1], [2]),
+        sw.stream([1]).prefetch(2),
+        sw.stream([1]).batch(2, timeout=1),
+        sw.stream([1]).throttle(2).timeout(1),
+        *sw.stream([1]).tee(2),
+    ]
+    assert all(isinstance(s, sw.Stream) for s in built)
+
+    async def consume() -> list[object]:
+        return [await s.to_list() for s in built]
+
+    results = anyio.run(consume)
+    assert sorted(results.pop(1)) == [1, 2]  # merge: in order of arrival
+    assert results == [[0, 1, 2], [1], [[1]], [1], [1], [1]]

@@ -1,10 +1,10 @@
 """Bounded hand-over from background tasks to the consumer.
 
 The consumer takes items one at a time from an async generator, so a fast
-item costs a ``popleft`` and a resume, not an await on a lock. Producers are
-woken one at a time and each wakes the next only while there is room, so a
-producer that never suspends fills the buffer in one go and a full buffer
-costs one task switch per refill, not one per item.
+item costs a ``popleft`` and a resume, not an await on a lock. Producers
+that are ahead by more than the buffer wait at a shared gate, which opens
+once half the buffer is free (and whenever the consumer runs dry): a full
+buffer costs a couple of task switches per refill, not one per item.
 """
 
 from __future__ import annotations
@@ -15,25 +15,33 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
-__all__ = ["Channel", "Waiters"]
+__all__ = ["Channel", "Gate", "Waiters", "event_factory"]
+
+
+def event_factory() -> Callable[[], anyio.Event]:
+    """The running backend's Event class: makes events without a backend lookup each."""
+    return type(anyio.Event())
 
 
 class Waiters:
     """Tasks parked until something changes; woken one at a time, or all at once."""
 
-    __slots__ = ("_parked", "_waking")
+    __slots__ = ("_new_event", "_parked", "_waking")
 
     def __init__(self) -> None:
         self._parked: deque[anyio.Event] = deque()
         self._waking = False
+        self._new_event: Callable[[], anyio.Event] | None = None
 
     def __bool__(self) -> bool:
         return bool(self._parked)
 
     async def park(self) -> None:
-        event = anyio.Event()
+        if self._new_event is None:
+            self._new_event = event_factory()
+        event = self._new_event()
         self._parked.append(event)
         try:
             await event.wait()
@@ -51,6 +59,30 @@ class Waiters:
     def wake_all(self) -> None:
         while self._parked:
             self._parked.popleft().set()
+        self._waking = False
+
+
+class Gate:
+    """Tasks waiting for one shared event; opening it lets them all re-check at once."""
+
+    __slots__ = ("_new_event", "event")
+
+    def __init__(self, new_event: Callable[[], anyio.Event]) -> None:
+        #: The event the waiting tasks wait for; None when nobody waits.
+        self.event: anyio.Event | None = None
+        self._new_event = new_event
+
+    async def wait(self) -> None:
+        event = self.event
+        if event is None:
+            event = self.event = self._new_event()
+        await event.wait()
+
+    def open(self) -> None:
+        event = self.event
+        if event is not None:
+            self.event = None
+            event.set()
 
 
 class Channel:
@@ -70,6 +102,7 @@ class Channel:
         "_failure",
         "_interrupted",
         "_items",
+        "_new_event",
         "_producers",
         "_put",
         "_room",
@@ -83,7 +116,8 @@ class Channel:
         self._producers = producers
         self._failure: BaseException | None = None
         self._consumer: anyio.Event | None = None
-        self._room = Waiters()
+        self._new_event = event_factory()
+        self._room = Gate(self._new_event)
         self._put = 0
         self._taken = 0
         self._delivered = False
@@ -97,18 +131,34 @@ class Channel:
             consumer.set()
 
     async def put(self, item: object) -> bool:
-        """Hand ``item`` over; waits while it is more than ``buffer`` items ahead."""
+        """Hand ``item`` over; waits while it is more than ``buffer`` items ahead.
+
+        Returns False once the consumer has gone (the item is then dropped).
+        """
         if self.closed:
             return False
+        if self.put_nowait(item):
+            return True
+        return await self.wait_room()
+
+    def put_nowait(self, item: object) -> bool:
+        """Hand ``item`` over; False if the caller must now ``await wait_room()``.
+
+        The fast path of :meth:`put`, without a coroutine per item. The
+        caller checks ``closed`` first and awaits ``wait_room()`` before its
+        next put when this returns False.
+        """
         self._items.append(item)
         self._put += 1
-        mine = self._put
         if self._consumer is not None:
             self._wake_consumer()
+        return self._taken + self._buffer >= self._put
+
+    async def wait_room(self) -> bool:
+        """Wait until the item just put is within the buffer; False if the consumer left."""
+        mine = self._put
         while self._taken + self._buffer < mine and self._is_open():
-            await self._room.park()
-        if len(self._items) < self._buffer:
-            self._room.wake_one()  # room for another parked producer too
+            await self._room.wait()
         return self._is_open()
 
     def _is_open(self) -> bool:
@@ -138,8 +188,8 @@ class Channel:
         """The next item; the caller checked ``ready()``."""
         item = self._items.popleft()
         self._taken += 1
-        if self._room:
-            self._room.wake_one()
+        if self._room.event is not None and len(self._items) <= self._buffer // 2:
+            self._room.open()
         return item
 
     def ready(self) -> bool:
@@ -163,24 +213,26 @@ class Channel:
         """Until an item, a failure or the end; cancelling it loses nothing."""
         if self._items or self._failure is not None or self.ended():
             return
-        event = self._consumer = anyio.Event()
+        self._room.open()
+        event = self._consumer = self._new_event()
         await event.wait()
 
     def close(self) -> None:
         """The consumer is gone: release every waiting producer."""
         self.closed = True
-        self._room.wake_all()
+        self._room.open()
 
     async def receive(self) -> AsyncIterator[Any]:
         """The consumer's side: items in order, then the failure or the end."""
         items = self._items
         room = self._room
+        low = self._buffer // 2
         while True:
             while items:
                 item = items.popleft()
                 self._taken += 1
-                if room:
-                    room.wake_one()
+                if room.event is not None and len(items) <= low:
+                    room.open()
                 yield item
             self.raise_failure()
             if self.ended():

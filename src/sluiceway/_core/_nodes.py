@@ -51,6 +51,9 @@ class Node:
     batched: bool = False
     #: Whether opening it starts background tasks, which need a Scope.
     needs_scope: bool = False
+    #: Whether the iterator ``open()`` returns may go to the consumer as it is:
+    #: it is the node's own, and closing the node closes it.
+    hands_out_own: bool = False
 
     def __init__(self) -> None:
         self._closed = False

@@ -44,13 +44,14 @@ class Pumps(Node):
         "_started",
     )
     needs_scope = True
+    hands_out_own = True
 
     def __init__(self, parts: list[Stream[Any]], buffer: int) -> None:
         super().__init__()
         self._parts = parts
         self._buffer = buffer
         self._started = [False] * len(parts)
-        self._cancels = [anyio.CancelScope() for _ in parts]
+        self._cancels: list[anyio.CancelScope] = []  # made in open(): needs a running loop
         self._channel: Channel | None = None
         self._receiver: AsyncIterator[Any] | None = None
         self._scope: Scope | None = None
@@ -60,6 +61,7 @@ class Pumps(Node):
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         assert scope is not None, "Stream._engine checks needs_scope"
         self._scope = scope
+        self._cancels = [anyio.CancelScope() for _ in self._parts]
         channel = self._channel = Channel(self._buffer, len(self._parts))
         for index in range(len(self._parts)):
             scope.spawn(self._pump, index)
@@ -114,8 +116,11 @@ class Pumps(Node):
                 channel.producer_done(interrupted=interrupted)
 
     async def _drain(self, part: Stream[Any], channel: Channel) -> None:
-        async for item in Once(part._engine(False, self._scope)):  # pyright: ignore[reportPrivateUsage]
-            if not await channel.put(item):
+        put_nowait = channel.put_nowait
+        async for item in Once(part._engine(False, self._scope, raw=True)):  # pyright: ignore[reportPrivateUsage]
+            if channel.closed:
+                break
+            if not put_nowait(item) and not await channel.wait_room():
                 break
 
     def _warn_abandoned(self, what: object) -> None:

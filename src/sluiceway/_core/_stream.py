@@ -72,6 +72,7 @@ class Stream(Generic[T_co]):
         "_aiter_done",
         "_node",
         "_own_scope",
+        "_raw",
         "_scope",
         "_stages",
         "_state",
@@ -86,6 +87,7 @@ class Stream(Generic[T_co]):
     _successor: Stream[Any] | None
     _scope: Scope | None
     _own_scope: bool
+    _raw: bool
 
     def __init__(self, source: AsyncIterable[T_co] | Iterable[T_co]) -> None:
         if isinstance(source, Stream):
@@ -104,6 +106,7 @@ class Stream(Generic[T_co]):
         self._successor = None
         self._scope = None
         self._own_scope = False
+        self._raw = False
 
     @classmethod
     def _from(cls, node: Node, stages: tuple[Stage, ...] = ()) -> Stream[Any]:
@@ -158,8 +161,15 @@ class Stream(Generic[T_co]):
             self._node = node  # closing the outer segment closes the ones inside
         return node, stages
 
-    def _engine(self, batched: bool, scope: Scope | None) -> AsyncIterator[Any]:
-        """Start the pipeline; items (or lists of items) come out of the returned iterator."""
+    def _engine(
+        self, batched: bool, scope: Scope | None, *, raw: bool = False
+    ) -> AsyncIterator[Any]:
+        """Start the pipeline; items (or lists of items) come out of the returned iterator.
+
+        With ``raw`` (a pull from inside the engine, closed by its owner with
+        ``aclose()``), a pipeline without stages hands out its node's own
+        iterator: one hop less per item.
+        """
         self._check_new("iterate it")
         node, stages = self._fused()
         if scope is None and node.needs_scope:
@@ -168,6 +178,10 @@ class Stream(Generic[T_co]):
                 "or consume it with a terminal operation such as to_list() or foreach()"
             )
         self._state = _RUNNING
+        if not stages and not batched and not node.batched and (raw or node.hands_out_own):
+            self._raw = True  # aclose() leaves the iterator to the node
+            self._agen = node.open(scope)
+            return self._agen
         fn, args = compile_pipeline(node.batched, stages, _BATCHES if batched else _ITEMS, _HELPERS)
         agen: AsyncIterator[Any] = fn(Once(node.open(scope)), node.aclose, *args)
         self._agen = agen
@@ -209,7 +223,7 @@ class Stream(Generic[T_co]):
         self._state = _DONE
         agen = self._agen
         try:
-            if agen is not None:
+            if agen is not None and not self._raw:
                 # Runs the pipeline's own finally, which closes the node (shielded).
                 await agen.aclose()  # type: ignore[attr-defined]  # the generated async generator
         finally:

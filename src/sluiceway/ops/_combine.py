@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MERGE_BUFFER", "concat", "merge", "zip"]
 
 #: Items merge() reads ahead by default, in total (plus one in hand per source).
-DEFAULT_MERGE_BUFFER = 32
+DEFAULT_MERGE_BUFFER = 64
 
 T = TypeVar("T")
 T1 = TypeVar("T1")
@@ -218,7 +218,7 @@ def merge(*sources: _Source[Any], buffer: int = DEFAULT_MERGE_BUFFER) -> Stream[
 
     Args:
         sources: streams, async iterables or iterables (taken over).
-        buffer: items read ahead in total (default 32).
+        buffer: items read ahead in total (default 64).
     """
     check_count(buffer, "merge", "buffer")
     parts = _take_parts(sources, "merge")

@@ -83,7 +83,7 @@ class TeeSource:
         self._pulling = True
         try:
             if self._pull is None:
-                self._pull = self._upstream._engine(False, scope).__anext__  # pyright: ignore[reportPrivateUsage]
+                self._pull = self._upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
             self._items.append(await self._pull())
         except StopAsyncIteration:
             self._ended = True

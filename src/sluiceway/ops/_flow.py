@@ -51,7 +51,7 @@ class Timeout(Node):
         return self._upstream._needs_scope  # pyright: ignore[reportPrivateUsage]
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        pull = self._upstream._engine(False, scope).__anext__  # pyright: ignore[reportPrivateUsage]
+        pull = self._upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
         self._gen = _within(pull, self._seconds)
         return self._gen
 

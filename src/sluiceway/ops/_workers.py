@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._core._channel import Waiters
+from .._core._channel import Waiters, event_factory
 from .._core._lifecycle import current_grace, drive, warn_abandoned
 from .._core._nodes import Node
 
@@ -53,6 +53,7 @@ class Workers(Node):
         "_interrupted",
         "_is_async",
         "_n",
+        "_new_event",
         "_next_in",
         "_next_out",
         "_ordered",
@@ -68,6 +69,7 @@ class Workers(Node):
         "_upstream",
     )
     needs_scope = True
+    hands_out_own = True
 
     def __init__(
         self, upstream: Stream[Any], fn: Callable[..., Any], is_async: bool, n: int, ordered: bool
@@ -78,7 +80,7 @@ class Workers(Node):
         self._is_async = is_async
         self._n = n
         self._ordered = ordered
-        self._cancels = [anyio.CancelScope() for _ in range(n)]
+        self._cancels: list[anyio.CancelScope] = []  # made in open(): needs a running loop
         self._current: list[int | None] = [None] * n
         self._out: deque[Any] = deque()
         self._pending: dict[int, Any] = {}
@@ -100,11 +102,15 @@ class Workers(Node):
         self._pull: Callable[[], Any] | None = None
         self._grace = current_grace()
         self._give_up: float | None = None
+        self._new_event: Callable[[], anyio.Event] = anyio.Event
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         assert scope is not None, "Stream._engine checks needs_scope"
         self._scope = scope
-        self._pull = self._upstream._engine(False, scope).__anext__  # pyright: ignore[reportPrivateUsage]
+        # Both need the running backend: made here, not in __init__.
+        self._new_event = event_factory()
+        self._cancels = [anyio.CancelScope() for _ in range(self._n)]
+        self._pull = self._upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
         self._active = self._n
         for worker in range(self._n):
             scope.spawn(self._work, worker)
@@ -248,14 +254,15 @@ class Workers(Node):
                     await anyio.lowlevel.checkpoint()  # the consumer's own cancellation
                     raise RuntimeError("sluiceway: the stream's background tasks were cancelled")
                 return
-            event = self._consumer = anyio.Event()
+            event = self._consumer = self._new_event()
             await event.wait()
 
     def _cancel(self, worker: int) -> None:
         """Cancel a worker; one still running after the grace period is abandoned."""
         if self._give_up is None:
             self._give_up = time.monotonic() + self._grace
-        self._cancels[worker].cancel()
+        if self._cancels:
+            self._cancels[worker].cancel()
 
     def _warn_abandoned(self) -> None:
         try:
