@@ -576,6 +576,18 @@ async def aconc_sluiceway_1(n: int) -> int:
     return total
 
 
+async def aconc_sluiceway_1_reduce(n: int) -> int:
+    """await sw.stream(source(n)).map(adouble, concurrency=1).reduce(add, 0)"""
+    result: int = await sw.stream(source(n)).map(adouble, concurrency=1).reduce(add, 0)
+    return result
+
+
+async def aconc_sluiceway_64_reduce(n: int) -> int:
+    """await sw.stream(source(n)).map(adouble, concurrency=64).reduce(add, 0)"""
+    result: int = await sw.stream(source(n)).map(adouble, concurrency=WIDE).reduce(add, 0)
+    return result
+
+
 async def aconc_sluiceway_64(n: int) -> int:
     """async with sw.stream(source(n)).map(adouble, concurrency=64) as s: async for y in s"""
     total = 0
@@ -880,7 +892,9 @@ WORKLOADS: dict[str, Workload] = {
             base("hand-written sequential await loop", aconc_loop),
             ref("hand-written async generator (amap_agen)", amap_agen_run),
             ours("sluiceway concurrency=1", aconc_sluiceway_1),
+            ours("sluiceway concurrency=1, .reduce(add, 0)", aconc_sluiceway_1_reduce),
             ours(f"sluiceway concurrency={WIDE}", aconc_sluiceway_64),
+            ours(f"sluiceway concurrency={WIDE}, .reduce(add, 0)", aconc_sluiceway_64_reduce),
             ours(f"sluiceway concurrency={WIDE}, ordered=False", aconc_sluiceway_64_unordered),
             peer("aiostream task_limit=1", aconc_aiostream_1, divisor=10),
             peer(f"aiostream task_limit={WIDE}", aconc_aiostream_64, divisor=100),

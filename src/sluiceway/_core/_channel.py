@@ -28,38 +28,37 @@ def event_factory() -> Callable[[], anyio.Event]:
 class Waiters:
     """Tasks parked until something changes; woken one at a time, or all at once."""
 
-    __slots__ = ("_new_event", "_parked", "_waking")
+    __slots__ = ("_new_event", "parked", "waking")
 
     def __init__(self) -> None:
-        self._parked: deque[anyio.Event] = deque()
-        self._waking = False
+        #: Events of the parked tasks, longest parked first (read on hot paths).
+        self.parked: deque[anyio.Event] = deque()
+        #: A task was woken and has not run yet.
+        self.waking = False
         self._new_event: Callable[[], anyio.Event] | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self._parked)
 
     async def park(self) -> None:
         if self._new_event is None:
             self._new_event = event_factory()
         event = self._new_event()
-        self._parked.append(event)
+        self.parked.append(event)
         try:
             await event.wait()
         finally:
             if not event.is_set():
-                self._parked.remove(event)  # cancelled while parked
-            self._waking = False
+                self.parked.remove(event)  # cancelled while parked
+            self.waking = False
 
     def wake_one(self) -> None:
         """Wake the longest-parked task, unless one woken earlier has not run yet."""
-        if self._parked and not self._waking:
-            self._waking = True
-            self._parked.popleft().set()
+        if self.parked and not self.waking:
+            self.waking = True
+            self.parked.popleft().set()
 
     def wake_all(self) -> None:
-        while self._parked:
-            self._parked.popleft().set()
-        self._waking = False
+        while self.parked:
+            self.parked.popleft().set()
+        self.waking = False
 
 
 class Gate:

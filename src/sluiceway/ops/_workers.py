@@ -66,6 +66,7 @@ class Workers(Node):
         "_room",
         "_running",
         "_scope",
+        "_stop",
         "_upstream",
     )
     needs_scope = True
@@ -90,6 +91,7 @@ class Workers(Node):
         self._pull_turn = Waiters()
         self._room = Waiters()
         self._exhausted = False
+        self._stop = False  # end, failure or close: no worker starts another call
         self._failure: BaseException | None = None
         self._fail_at = 0
         self._delivered = False
@@ -120,7 +122,7 @@ class Workers(Node):
     # -- workers ---------------------------------------------------------
 
     def _stopping(self) -> bool:
-        return self._failure is not None or self._exhausted or self._closed
+        return self._stop
 
     def _wake_consumer(self) -> None:
         consumer = self._consumer
@@ -153,55 +155,72 @@ class Workers(Node):
             self._wake_consumer()
 
     async def _loop(self, worker: int) -> None:
-        fn, is_async, n, pull = self._fn, self._is_async, self._n, self._pull
+        # The hot path of every concurrent map: locals, and no call per item
+        # that the common case does not need.
+        fn, is_async, n, pull, ordered = (
+            self._fn,
+            self._is_async,
+            self._n,
+            self._pull,
+            self._ordered,
+        )
+        out, pending, current = self._out, self._pending, self._current
+        room, pull_turn = self._room, self._pull_turn
         assert pull is not None
         while True:
-            while len(self._out) + len(self._pending) >= n and not self._stopping():
-                await self._room.park()
-            while self._pulling and not self._stopping():
-                await self._pull_turn.park()
-            if self._stopping():
+            if len(out) + len(pending) >= n or self._pulling:
+                while len(out) + len(pending) >= n and not self._stopping():
+                    await room.park()
+                while self._pulling and not self._stopping():
+                    await pull_turn.park()
+            if self._stop:
                 return
             self._pulling = True
             index = self._next_in
             try:
                 item = await pull()
             except StopAsyncIteration:
-                self._exhausted = True
-                return
-            except Exception as exc:
-                self._fail(index, exc)
-                return
-            finally:
                 self._pulling = False
-                self._pull_turn.wake_one()
+                self._exhausted = self._stop = True
+                return
+            except BaseException as exc:
+                self._pulling = False
+                if isinstance(exc, Exception):
+                    self._fail(index, exc)
+                    return
+                raise
+            self._pulling = False
+            if pull_turn.parked:
+                pull_turn.wake_one()
             self._next_in = index + 1
-            self._current[worker] = index
-            # Another parked worker may start a call while this one runs.
-            if len(self._out) + len(self._pending) < n:
-                self._room.wake_one()
+            current[worker] = index
+            # Another parked worker may start a call while this one's runs.
+            if room.parked and not room.waking and len(out) + len(pending) < n:
+                room.wake_one()
             try:
                 result = await fn(item) if is_async else fn(item)
             except Exception as exc:
+                current[worker] = None
                 self._fail(index, exc)
                 return
-            finally:
-                self._current[worker] = None
-            self._deliver(index, result)
+            current[worker] = None
+            if not ordered or index == self._next_out:
+                out.append(result)
+                if ordered:
+                    self._next_out = index + 1
+                    if pending:
+                        self._release_pending()
+            else:
+                pending[index] = result
+            if self._consumer is not None:
+                self._wake_consumer()
 
-    def _deliver(self, index: int, result: object) -> None:
-        if not self._ordered:
-            self._out.append(result)
-        elif index == self._next_out:
-            self._out.append(result)
+    def _release_pending(self) -> None:
+        """Move the results that are next in order from the reorder buffer to the output."""
+        pending, out = self._pending, self._out
+        while self._next_out in pending:
+            out.append(pending.pop(self._next_out))
             self._next_out += 1
-            pending = self._pending
-            while self._next_out in pending:
-                self._out.append(pending.pop(self._next_out))
-                self._next_out += 1
-        else:
-            self._pending[index] = result
-        self._wake_consumer()
 
     def _fail(self, index: int, exc: BaseException) -> None:
         if self._closed:
@@ -212,6 +231,7 @@ class Workers(Node):
         first = self._failure
         if first is None or (self._ordered and index < self._fail_at):
             self._failure, self._fail_at = exc, index
+            self._stop = True
             if first is not None:
                 exc.add_note(f"sluiceway: a failure at a later position: {first!r}")
         else:
@@ -240,10 +260,11 @@ class Workers(Node):
 
     async def _receive(self) -> AsyncIterator[Any]:
         out, room = self._out, self._room
+        parked = room.parked
         while True:
             while out:
                 result = out.popleft()
-                if room:
+                if parked and not room.waking:
                     room.wake_one()
                 yield result
             if self._failure_due() or (self._active == 0 and self._failure is not None):
@@ -272,6 +293,7 @@ class Workers(Node):
                 self._scope.undelivered.append(exc)
 
     async def _release(self) -> None:
+        self._stop = True
         for worker in range(self._n):
             self._cancel(worker)
         self._room.wake_all()
