@@ -90,8 +90,8 @@ class Channel:
     Each producer may put one item beyond the buffer (its item in hand) and
     then waits until that item is taken. The consumer gets every item put
     before a failure, then the failure; when every producer has finished,
-    the end. After ``close()`` (the consumer left) producers are released
-    and their puts return False.
+    the end. After ``close()`` (the consumer left) waiting producers are
+    released and ``wait_room()`` returns False.
     """
 
     __slots__ = (
@@ -129,23 +129,11 @@ class Channel:
             self._consumer = None
             consumer.set()
 
-    async def put(self, item: object) -> bool:
-        """Hand ``item`` over; waits while it is more than ``buffer`` items ahead.
-
-        Returns False once the consumer has gone (the item is then dropped).
-        """
-        if self.closed:
-            return False
-        if self.put_nowait(item):
-            return True
-        return await self.wait_room()
-
     def put_nowait(self, item: object) -> bool:
         """Hand ``item`` over; False if the caller must now ``await wait_room()``.
 
-        The fast path of :meth:`put`, without a coroutine per item. The
-        caller checks ``closed`` first and awaits ``wait_room()`` before its
-        next put when this returns False.
+        No coroutine per item: the caller checks ``closed`` first, and awaits
+        ``wait_room()`` before its next put when this returns False.
         """
         self._items.append(item)
         self._put += 1

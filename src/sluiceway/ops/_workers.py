@@ -121,9 +121,6 @@ class Workers(Node):
 
     # -- workers ---------------------------------------------------------
 
-    def _stopping(self) -> bool:
-        return self._stop
-
     def _wake_consumer(self) -> None:
         consumer = self._consumer
         if consumer is not None:
@@ -169,9 +166,9 @@ class Workers(Node):
         assert pull is not None
         while True:
             if len(out) + len(pending) >= n or self._pulling:
-                while len(out) + len(pending) >= n and not self._stopping():
+                while len(out) + len(pending) >= n and not self._stop:
                     await room.park()
-                while self._pulling and not self._stopping():
+                while self._pulling and not self._stop:
                     await pull_turn.park()
             if self._stop:
                 return
