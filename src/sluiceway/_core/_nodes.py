@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING, Any
 from anyio.lowlevel import checkpoint
 
 from ._lifecycle import Once, close_within
+from ._scope import raise_first
 
 if TYPE_CHECKING:
     from ._scope import Scope
+    from ._stream import Stream
 
 __all__ = [
     "BATCH_SIZE",
     "AsyncSource",
     "BatchSource",
     "Node",
+    "OverStreams",
     "SyncItems",
     "SyncSource",
     "is_iterable",
@@ -279,3 +282,47 @@ def node_for(source: object, *, owned: bool = True, where: str = "stream") -> No
         f"{where}() expects an async iterable or an iterable, "
         f"got {type(source).__name__}: {source!r}"
     )
+
+
+class OverStreams(Node):
+    """A node that reads other streams (concat, zip, timeout, tee, segments).
+
+    It needs a scope if any of its inputs does; closing it closes the
+    iterator :meth:`run` returned, then every input (all of them, the first
+    error raised after, the others noted on it).
+    """
+
+    __slots__ = ("_inputs", "_it")
+
+    def __init__(self, inputs: list[Stream[Any]]) -> None:
+        super().__init__()
+        self._inputs = inputs
+        self._it: AsyncIterator[Any] | None = None
+
+    @property
+    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the inputs
+        return any(stream._needs_scope for stream in self._inputs)  # pyright: ignore[reportPrivateUsage]
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        self._it = self.run(scope)
+        return self._it
+
+    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
+        """Start reading the inputs; the items (or batches) come out of the result."""
+        raise NotImplementedError
+
+    async def _release(self) -> None:
+        try:
+            if self._it is not None:
+                await self._it.aclose()  # type: ignore[attr-defined]  # an async generator
+        finally:
+            await self.release_inputs()
+
+    async def release_inputs(self) -> None:
+        errors: list[BaseException] = []
+        for stream in self._inputs:
+            try:
+                await stream.aclose()
+            except BaseException as exc:
+                errors.append(exc)
+        raise_first(errors, None)

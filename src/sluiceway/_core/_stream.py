@@ -21,7 +21,7 @@ from . import _sinks
 from ._callables import check_count
 from ._codegen import NOTHING, Sink, Stage, compile_pipeline, fusable_prefix
 from ._lifecycle import Once, close_within
-from ._nodes import BatchSource, Node, is_iterable, node_for
+from ._nodes import BatchSource, Node, OverStreams, is_iterable, node_for
 from ._scope import Scope, raise_first
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class Stream(Generic[T_co]):
         """The node and stages to compile; a very long chain is cut into segments."""
         node, stages = self._node, self._stages
         while (k := fusable_prefix(stages)) < len(stages):
-            node, stages = _Segment(Stream._from(node, stages[:k])), stages[k:]
+            node, stages = _Segment([Stream._from(node, stages[:k])]), stages[k:]
         if node is not self._node:
             self._node = node  # closing the outer segment closes the ones inside
         return node, stages
@@ -476,7 +476,7 @@ class Stream(Generic[T_co]):
         single items gives one list per item it produces.
         """
         inner = self._move("take its batches")
-        outer: Stream[list[T_co]] = Stream._from(_BatchesOf(inner))
+        outer: Stream[list[T_co]] = Stream._from(_BatchesOf([inner]))
         self._successor = outer
         return outer
 
@@ -529,51 +529,32 @@ class Stream(Generic[T_co]):
         )
 
 
-class _Segment(Node):
+class _Segment(OverStreams):
     """The first part of a chain too long to fuse in one piece, as a source."""
 
-    __slots__ = ("_inner", "batched")
+    __slots__ = ("batched",)
 
-    def __init__(self, inner: Stream[Any]) -> None:
-        super().__init__()
-        self._inner = inner
-        self.batched = inner._node.batched  # pyright: ignore[reportPrivateUsage]
+    def __init__(self, inputs: list[Stream[Any]]) -> None:
+        super().__init__(inputs)
+        self.batched = inputs[0]._node.batched  # pyright: ignore[reportPrivateUsage]
 
-    @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the inner stream
-        return self._inner._needs_scope  # pyright: ignore[reportPrivateUsage]
-
-    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        return self._inner._engine(self.batched, scope)  # pyright: ignore[reportPrivateUsage]
-
-    async def _release(self) -> None:
-        await self._inner.aclose()
+    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
+        return self._inputs[0]._engine(self.batched, scope)  # pyright: ignore[reportPrivateUsage]
 
     def describe(self) -> str:
-        return self._inner._node.describe()  # pyright: ignore[reportPrivateUsage]
+        return self._inputs[0]._node.describe()  # pyright: ignore[reportPrivateUsage]
 
 
-class _BatchesOf(Node):
+class _BatchesOf(OverStreams):
     """The lists a pipeline's engine moves, as the items of a new pipeline."""
 
-    __slots__ = ("_inner",)
+    __slots__ = ()
 
-    def __init__(self, inner: Stream[Any]) -> None:
-        super().__init__()
-        self._inner = inner
-
-    @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the inner stream
-        return self._inner._needs_scope  # pyright: ignore[reportPrivateUsage]
-
-    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        return self._inner._engine(True, scope)  # pyright: ignore[reportPrivateUsage]
-
-    async def _release(self) -> None:
-        await self._inner.aclose()
+    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
+        return self._inputs[0]._engine(True, scope)  # pyright: ignore[reportPrivateUsage]
 
     def describe(self) -> str:
-        return f"{self._inner!r}.batches()"
+        return f"{self._inputs[0]!r}.batches()"
 
 
 async def _close_inner(value: object, it: AsyncIterator[Any]) -> None:

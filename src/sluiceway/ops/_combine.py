@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from .._core import _stream
 from .._core._callables import check_count
 from .._core._lifecycle import Once
-from .._core._nodes import Node, is_iterable
+from .._core._nodes import Node, OverStreams, is_iterable
 from .._core._pumps import Pumps
 
 if TYPE_CHECKING:
@@ -56,48 +56,19 @@ def _combined(node: Node, parts: list[Stream[Any]], sources: tuple[object, ...])
     return combined
 
 
-class _Concat(Node):
-    __slots__ = ("_gen", "_parts", "batched")
+class _Concat(OverStreams):
+    __slots__ = ("batched",)
 
     def __init__(self, parts: list[Stream[Any]]) -> None:
-        super().__init__()
-        self._parts = parts
+        super().__init__(parts)
         # Batches flow through only if every part makes batches.
         self.batched = all(part._node.batched for part in parts)  # pyright: ignore[reportPrivateUsage]
-        self._gen: AsyncIterator[Any] | None = None
 
-    @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the parts
-        return any(part._needs_scope for part in self._parts)  # pyright: ignore[reportPrivateUsage]
-
-    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        self._gen = _concat(self._parts, self.batched, scope)
-        return self._gen
-
-    async def _release(self) -> None:
-        try:
-            if self._gen is not None:
-                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
-        finally:
-            await _close_all(self._parts)
+    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
+        return _concat(self._inputs, self.batched, scope)
 
     def describe(self) -> str:
-        return f"concat({', '.join(repr(part) for part in self._parts)})"
-
-
-async def _close_all(parts: list[Stream[Any]]) -> None:
-    """Close every part; the first error is raised after all were closed, later ones noted."""
-    first: BaseException | None = None
-    for part in parts:
-        try:
-            await part.aclose()
-        except BaseException as exc:
-            if first is None:
-                first = exc
-            else:
-                first.add_note(f"sluiceway: closing another source also failed: {exc!r}")
-    if first is not None:
-        raise first
+        return f"concat({', '.join(repr(part) for part in self._inputs)})"
 
 
 async def _concat(
@@ -109,31 +80,14 @@ async def _concat(
         await part.aclose()  # release it now, not when the whole concat ends
 
 
-class _Zip(Node):
-    __slots__ = ("_gen", "_parts")
+class _Zip(OverStreams):
+    __slots__ = ()
 
-    def __init__(self, parts: list[Stream[Any]]) -> None:
-        super().__init__()
-        self._parts = parts
-        self._gen: AsyncIterator[Any] | None = None
-
-    @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the parts
-        return any(part._needs_scope for part in self._parts)  # pyright: ignore[reportPrivateUsage]
-
-    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        self._gen = _zip(self._parts, scope)
-        return self._gen
-
-    async def _release(self) -> None:
-        try:
-            if self._gen is not None:
-                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
-        finally:
-            await _close_all(self._parts)
+    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
+        return _zip(self._inputs, scope)
 
     def describe(self) -> str:
-        return f"zip({', '.join(repr(part) for part in self._parts)})"
+        return f"zip({', '.join(repr(part) for part in self._inputs)})"
 
 
 async def _zip(parts: list[Stream[Any]], scope: Scope | None) -> AsyncIterator[tuple[Any, ...]]:

@@ -6,7 +6,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._core._channel import Waiters
-from .._core._nodes import Node
+from .._core._nodes import OverStreams
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -40,11 +40,11 @@ class TeeSource:
         "_positions",
         "_pull",
         "_pulling",
-        "_upstream",
+        "upstream",
     )
 
     def __init__(self, upstream: Stream[Any], n: int, buffer: int) -> None:
-        self._upstream = upstream
+        self.upstream = upstream
         self._buffer = buffer
         self._items: deque[Any] = deque()
         self._base = 0  # the index of _items[0] in the whole stream
@@ -83,7 +83,7 @@ class TeeSource:
         self._pulling = True
         try:
             if self._pull is None:
-                self._pull = self._upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
+                self._pull = self.upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
             self._items.append(await self._pull())
         except StopAsyncIteration:
             self._ended = True
@@ -114,37 +114,27 @@ class TeeSource:
         self._trim()
         self._changed.wake_one()  # the slowest child may have changed
         if not self._open:
-            await self._upstream.aclose()
+            await self.upstream.aclose()
 
 
-class TeeChild(Node):
-    """One reader of a tee."""
+class TeeChild(OverStreams):
+    """One reader of a tee; closing the last one closes the source."""
 
-    __slots__ = ("_child", "_gen", "_source")
+    __slots__ = ("_child", "_source")
 
     def __init__(self, source: TeeSource, child: int) -> None:
-        super().__init__()
+        super().__init__([source.upstream])
         self._source = source
         self._child = child
-        self._gen: AsyncIterator[Any] | None = None
 
-    @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # that of the upstream
-        return self._source._upstream._needs_scope  # pyright: ignore[reportPrivateUsage]
+    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
+        return _read(self._source, self._child, scope)
 
-    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        self._gen = _read(self._source, self._child, scope)
-        return self._gen
-
-    async def _release(self) -> None:
-        try:
-            if self._gen is not None:
-                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
-        finally:
-            await self._source.close_child(self._child)
+    async def release_inputs(self) -> None:
+        await self._source.close_child(self._child)
 
     def describe(self) -> str:
-        return f"{self._source._upstream!r} | tee child {self._child}"  # pyright: ignore[reportPrivateUsage]
+        return f"{self._source.upstream!r} | tee child {self._child}"
 
 
 async def _read(source: TeeSource, child: int, scope: Scope | None) -> AsyncIterator[Any]:

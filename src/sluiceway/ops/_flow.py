@@ -9,7 +9,7 @@ import anyio
 
 from .._core._callables import check_count, check_seconds
 from .._core._codegen import Gen, Stage
-from .._core._nodes import Node
+from .._core._nodes import OverStreams
 from .._core._pumps import Pumps
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class Prefetch(Pumps):
         return f"{super().describe()} | prefetch({self._buffer})"
 
 
-class Timeout(Node):
+class Timeout(OverStreams):
     """TimeoutError when the next item takes longer than ``seconds`` to arrive.
 
     The clock starts at each pull. On expiry the pending pull is cancelled
@@ -38,32 +38,18 @@ class Timeout(Node):
     the error. Nothing runs in the background.
     """
 
-    __slots__ = ("_gen", "_seconds", "_upstream")
+    __slots__ = ("_seconds",)
 
     def __init__(self, upstream: Stream[Any], seconds: float) -> None:
-        super().__init__()
-        self._upstream = upstream
+        super().__init__([upstream])
         self._seconds = seconds
-        self._gen: AsyncIterator[Any] | None = None
 
-    @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # that of the upstream
-        return self._upstream._needs_scope  # pyright: ignore[reportPrivateUsage]
-
-    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        pull = self._upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
-        self._gen = _within(pull, self._seconds)
-        return self._gen
-
-    async def _release(self) -> None:
-        try:
-            if self._gen is not None:
-                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
-        finally:
-            await self._upstream.aclose()
+    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
+        pull = self._inputs[0]._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
+        return _within(pull, self._seconds)
 
     def describe(self) -> str:
-        return f"{self._upstream!r} | timeout({self._seconds:g})"
+        return f"{self._inputs[0]!r} | timeout({self._seconds:g})"
 
 
 async def _within(pull: Callable[[], Any], seconds: float) -> AsyncIterator[Any]:
