@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.lowlevel
 import pytest
+from ops_support import Boom, items_then_error
 
 import sluiceway as sw
 from sluiceway.errors import StreamConsumedError
@@ -16,22 +17,6 @@ if TYPE_CHECKING:
     from .conftest import Probe, Source
 
 pytestmark = pytest.mark.anyio
-
-
-class Boom(Exception):
-    """A failure raised on purpose by a source."""
-
-
-async def items_then_error(s: sw.Stream[Any]) -> tuple[list[Any], BaseException]:
-    """Iterate ``s`` with ``async for``: the items it gave, then the exception it raised."""
-    got: list[Any] = []
-    try:
-        async with s:
-            async for item in s:
-                got.append(item)
-    except Boom as exc:
-        return got, exc
-    pytest.fail(f"no error raised; items: {got!r}")
 
 
 async def agen(items: list[Any]) -> AsyncIterator[Any]:

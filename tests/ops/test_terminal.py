@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.lowlevel
 import pytest
+from ops_support import Boom, failing_at
 
 import sluiceway as sw
 from sluiceway.errors import EmptyStreamError, SluicewayError, StreamConsumedError
@@ -19,21 +20,6 @@ if TYPE_CHECKING:
     Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 pytestmark = pytest.mark.anyio
-
-
-class Boom(Exception):
-    """A failure raised on purpose by a source or a user function."""
-
-
-def failing_at(bad: object, fn: Callable[..., Any], error: BaseException) -> Callable[..., Any]:
-    """``fn``, except that it raises ``error`` when its last argument is ``bad``."""
-
-    def call(*args: Any) -> Any:
-        if args[-1] == bad:
-            raise error
-        return fn(*args)
-
-    return call
 
 
 class TestToList:

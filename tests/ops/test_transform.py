@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.lowlevel
 import pytest
+from ops_support import Boom, failing_at, items_then_error
 
 import sluiceway as sw
 from sluiceway.errors import StreamConsumedError
@@ -20,33 +21,6 @@ if TYPE_CHECKING:
     Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 pytestmark = pytest.mark.anyio
-
-
-class Boom(Exception):
-    """A failure raised on purpose by a source or a user function."""
-
-
-async def items_then_error(s: sw.Stream[Any]) -> tuple[list[Any], BaseException]:
-    """Iterate ``s`` with ``async for``: the items it gave, then the exception it raised."""
-    got: list[Any] = []
-    try:
-        async with s:
-            async for item in s:
-                got.append(item)
-    except Boom as exc:
-        return got, exc
-    pytest.fail(f"no error raised; items: {got!r}")
-
-
-def failing_at(bad: object, fn: Callable[..., Any], error: BaseException) -> Callable[..., Any]:
-    """``fn``, except that it raises ``error`` for the item ``bad``."""
-
-    def call(*args: Any) -> Any:
-        if args[-1] == bad:
-            raise error
-        return fn(*args)
-
-    return call
 
 
 class Tracked:
