@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import sluiceway as sw
@@ -372,3 +373,37 @@ async def test_close_within_is_shielded() -> None:
         await close_within(slow_close, "slow")
     assert done == [True]
     gc.collect()
+
+
+class TestSequentialScope:
+    async def test_a_generator_may_yield_inside_async_with_a_sequential_stream(self) -> None:
+        """A sequential stream opens no task group: yielding inside its async with is safe."""
+
+        async def mine() -> AsyncIterator[int]:
+            async with sw.stream(Source(range(5))).map(lambda x: x * 10) as s:
+                async for x in s:
+                    yield x
+
+        async def other_work() -> None:
+            await anyio.lowlevel.checkpoint()
+
+        got: list[int] = []
+        gen = mine()
+        try:
+            async for x in gen:
+                got.append(x)
+                with anyio.move_on_after(0.001):  # a scope of the consumer's own between items
+                    await other_work()
+        finally:
+            await gen.aclose()  # type: ignore[attr-defined]
+        assert got == [0, 10, 20, 30, 40]
+
+    async def test_background_work_needs_the_stream_that_runs_it_entered(self) -> None:
+        """Adding prefetch after entering a sequential stream asks for async with on the new one."""
+        async with sw.stream(Source(range(3))) as s:
+            prefetched = s.prefetch(2)
+            with pytest.raises(RuntimeError, match="async with"):
+                async for _ in prefetched:
+                    pass
+        async with sw.stream(Source(range(3))).prefetch(2) as t:
+            assert [x async for x in t] == [0, 1, 2]

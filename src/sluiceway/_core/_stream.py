@@ -250,13 +250,19 @@ class Stream(Generic[T_co]):
         raise_first(errors, leaving)
 
     async def __aenter__(self) -> Self:
-        """Open the scope that owns the pipeline's background work; ``x is s``."""
-        if self._scope is None:
+        """Open the scope that owns the pipeline's background work, if it has any; ``x is s``.
+
+        A purely sequential pipeline opens no task group, so a generator of
+        yours may yield inside ``async with stream:`` safely.
+        """
+        last: Stream[Any] = self
+        while last._successor is not None:  # operators may already have taken it over
+            last = last._successor
+        if self._scope is None and last._needs_scope:
             scope = Scope()
             await scope.enter()
             self._scope = scope
             self._own_scope = True
-            # Operators may already have taken this stream over: they share it.
             taker = self._successor
             while taker is not None:
                 if taker._scope is None:
