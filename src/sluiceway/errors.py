@@ -9,9 +9,12 @@ The hierarchy::
     ├── StreamNotEnteredError (also RuntimeError)
     │       a stream with background work (merge, prefetch, ...) was
     │       iterated outside ``async with stream:``
-    └── EmptyStreamError (also ValueError)
-            first(), last() or reduce() without an initial value
-            met a stream with no items
+    ├── EmptyStreamError (also ValueError)
+    │       first(), last() or reduce() without an initial value
+    │       met a stream with no items
+    └── SSEError                      Server-Sent Events
+        ├── SSELimitError             a line or an event over the decoder's limit
+        └── SSEResponseError          the server answered without an event stream
 
 Argument errors are the builtin ``ValueError`` (a number out of range, such
 as ``take(-1)``) and ``TypeError`` (a value of the wrong kind, such as
@@ -22,7 +25,15 @@ reach you unchanged: the same exception object, never wrapped.
 
 from __future__ import annotations
 
-__all__ = ["EmptyStreamError", "SluicewayError", "StreamConsumedError", "StreamNotEnteredError"]
+__all__ = [
+    "EmptyStreamError",
+    "SSEError",
+    "SSELimitError",
+    "SSEResponseError",
+    "SluicewayError",
+    "StreamConsumedError",
+    "StreamNotEnteredError",
+]
 
 
 class SluicewayError(Exception):
@@ -53,3 +64,47 @@ class StreamNotEnteredError(SluicewayError, RuntimeError):
 
 class EmptyStreamError(SluicewayError, ValueError):
     """A terminal operation needed at least one item and the stream had none."""
+
+
+class SSEError(SluicewayError):
+    """Something went wrong with a Server-Sent Events stream."""
+
+
+class SSELimitError(SSEError):
+    """A line or an event is larger than the decoder allows.
+
+    Attributes:
+        limit: which limit: ``"max_line_size"`` or ``"max_event_size"``.
+        size: the size reached (characters), at least ``maximum + 1``.
+        maximum: the limit in force.
+    """
+
+    def __init__(self, limit: str, size: int, maximum: int) -> None:
+        super().__init__(
+            f"server-sent event over the {limit} limit: {size:,} characters "
+            f"(at most {maximum:,}; raise it with Decoder({limit}=...))"
+        )
+        self.limit = limit
+        self.size = size
+        self.maximum = maximum
+
+
+class SSEResponseError(SSEError):
+    """The server answered without an event stream (a status other than 200, or 204,
+    or another Content-Type); the client does not reconnect after it.
+
+    Attributes:
+        url: the URL that answered.
+        status: the HTTP status code.
+        headers: the response headers (name -> value, names lower-cased).
+        body: the start of the response body (at most a few KiB, decoded leniently).
+    """
+
+    def __init__(
+        self, message: str, *, url: str, status: int, headers: dict[str, str], body: str
+    ) -> None:
+        super().__init__(f"{message} from {url} (status {status}): {body[:200]!r}")
+        self.url = url
+        self.status = status
+        self.headers = headers
+        self.body = body
