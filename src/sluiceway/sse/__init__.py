@@ -1,11 +1,36 @@
-"""Server-Sent Events: a WHATWG-exact decoder (no extra needed) and a reconnecting client.
+"""Server-Sent Events: a WHATWG-exact decoder and a reconnecting client.
 
-``Decoder`` and ``Event`` need nothing beyond the standard library.
+``Decoder`` and ``Event`` need nothing beyond the standard library;
+``connect`` needs httpx (``pip install 'sluiceway[http]'``) and imports it
+only when it is first used.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._decoder import DEFAULT_MAX_EVENT_SIZE as DEFAULT_MAX_EVENT_SIZE
 from ._decoder import DEFAULT_MAX_LINE_SIZE as DEFAULT_MAX_LINE_SIZE
 from ._decoder import Decoder as Decoder
 from ._event import Event as Event
 
-__all__ = ["DEFAULT_MAX_EVENT_SIZE", "DEFAULT_MAX_LINE_SIZE", "Decoder", "Event"]
+if TYPE_CHECKING:
+    from ._client import EventStream as EventStream
+    from ._client import Reconnect as Reconnect
+    from ._client import connect as connect
+
+__all__ = [
+    "DEFAULT_MAX_EVENT_SIZE",
+    "DEFAULT_MAX_LINE_SIZE",
+    "Decoder",
+    "Event",
+    "EventStream",
+    "Reconnect",
+    "connect",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("EventStream", "Reconnect", "connect"):
+        from . import _client
+
+        return getattr(_client, name)
+    raise AttributeError(f"module 'sluiceway.sse' has no attribute {name!r}")

@@ -64,6 +64,8 @@ class Decoder:
     Args:
         max_line_size: longest line accepted, in characters.
         max_event_size: largest block (an event with its fields) accepted.
+        last_event_id: the ID to start from, as on a reconnection (it stays
+            until an ``id`` field changes it).
 
     Raises:
         SSELimitError: from :meth:`feed`, when a line or a block is larger.
@@ -91,6 +93,7 @@ class Decoder:
         *,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        last_event_id: str = "",
     ) -> None:
         self._max_line = check_count(max_line_size, "Decoder", "max_line_size", minimum=1)
         self._max_event = check_count(max_event_size, "Decoder", "max_event_size", minimum=1)
@@ -104,8 +107,8 @@ class Decoder:
         self._data: list[str] = []
         self._event_type = ""
         self._retry: int | None = None
-        self._id_buffer = ""
-        self.last_event_id = ""
+        self._id_buffer = last_event_id
+        self.last_event_id = last_event_id
         self.reconnection_time: int | None = None
 
     def feed(self, data: bytes) -> list[Event]:

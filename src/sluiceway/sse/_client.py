@@ -1,0 +1,313 @@
+"""connect(): a reconnecting Server-Sent Events client over httpx.
+
+The transport is a thin adapter around :class:`Decoder`: it reads the body's
+raw chunks, feeds them, and yields the events one at a time, so the stream's
+``last_event_id`` is always that of the last event the consumer was given.
+Reconnection follows the EventSource rules: after a network error (any
+method) and after a clean end of the body for GET, wait the server's
+``retry`` time (or a capped exponential backoff with jitter) and send the
+last event ID again. Answers that are not an event stream end it with
+:class:`~sluiceway.errors.SSEResponseError`, without reconnecting.
+"""
+
+from __future__ import annotations
+
+import random
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._core._callables import check_count, check_seconds
+from .._core._nodes import Node
+from .._core._stream import Stream
+from ..errors import SSEResponseError
+from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
+from ._event import Event
+
+try:
+    import httpx
+except ImportError:  # pragma: no cover - exercised only without the extra
+    raise ImportError("sluiceway.sse.connect needs httpx: pip install 'sluiceway[http]'") from None
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+
+    from .._core._scope import Scope
+
+__all__ = ["EventStream", "Reconnect", "connect"]
+
+#: Body bytes kept for the message of an SSEResponseError.
+_BODY_START = 4096
+
+
+class Reconnect:
+    """What a reconnect notice tells: the attempt number, the wait and why."""
+
+    __slots__ = ("attempt", "delay", "error", "last_event_id")
+
+    def __init__(
+        self, attempt: int, delay: float, error: BaseException | None, last_event_id: str
+    ) -> None:
+        self.attempt = attempt
+        self.delay = delay
+        self.error = error
+        self.last_event_id = last_event_id
+
+    def __repr__(self) -> str:
+        why = "the body ended" if self.error is None else f"{type(self.error).__name__}"
+        return (
+            f"<Reconnect #{self.attempt} in {self.delay:.2f} s after {why}, "
+            f"Last-Event-ID {self.last_event_id!r}>"
+        )
+
+
+class _Source(Node):
+    """The connection loop, as the node of an EventStream."""
+
+    __slots__ = (
+        "_client",
+        "_gen",
+        "_options",
+        "_own_client",
+        "last_event_id",
+        "reconnection_time",
+    )
+
+    def __init__(self, client: httpx.AsyncClient | None, options: dict[str, Any]) -> None:
+        super().__init__()
+        self._client = client
+        self._own_client = client is None
+        self._options = options
+        self._gen: AsyncIterator[Event] | None = None
+        self.last_event_id: str = options["last_event_id"] or ""
+        self.reconnection_time: int | None = None
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Event]:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(10.0, read=None), follow_redirects=True
+            )
+        self._gen = self._events(self._client)
+        return self._gen
+
+    async def _release(self) -> None:
+        try:
+            if self._gen is not None:
+                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+        finally:
+            if self._own_client and self._client is not None:
+                await self._client.aclose()
+
+    def describe(self) -> str:
+        return f"sse.connect({self._options['url']!r})"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        headers.update(self._options["headers"])
+        if self.last_event_id:
+            headers["Last-Event-ID"] = self.last_event_id
+        return headers
+
+    def _delay(self, attempt: int) -> float:
+        """Seconds to wait before reconnect number ``attempt`` (1, 2, ...)."""
+        if self.reconnection_time is not None:
+            return self.reconnection_time / 1000
+        opts = self._options
+        ceiling: float = min(opts["backoff_max"], opts["backoff_initial"] * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    async def _events(self, client: httpx.AsyncClient) -> AsyncIterator[Event]:
+        opts = self._options
+        reconnect = opts["reconnect"]
+        attempt = 0
+        while True:
+            error: BaseException | None = None
+            delivered = False
+            try:
+                async with aclosing(self._connection(client)) as events:
+                    async for event in events:
+                        delivered = True
+                        yield event
+                if not reconnect:
+                    return  # a POST stream ends with its body
+            except httpx.TransportError as exc:
+                error = exc  # network errors reconnect, whatever the method
+            except TimeoutError as exc:  # the idle timeout
+                error = exc
+            if delivered:
+                attempt = 0  # the connection was good: start the backoff over
+            attempt += 1
+            limit = opts["max_reconnects"]
+            if limit is not None and attempt > limit:
+                if error is not None:
+                    raise error
+                return
+            delay = self._delay(attempt)
+            notify = opts["on_reconnect"]
+            if notify is not None:
+                notify(Reconnect(attempt, delay, error, self.last_event_id))
+            await anyio.sleep(delay)
+
+    async def _connection(self, client: httpx.AsyncClient) -> AsyncGenerator[Event, None]:
+        opts = self._options
+        request = client.build_request(
+            opts["method"], opts["url"], headers=self._headers(), json=opts["json"]
+        )
+        response = await client.send(request, stream=True, follow_redirects=True)
+        chunks: AsyncIterator[bytes] | None = None
+        try:
+            await self._check(response)
+            decoder = Decoder(
+                max_line_size=opts["max_line_size"],
+                max_event_size=opts["max_event_size"],
+                last_event_id=self.last_event_id,
+            )
+            chunks = response.aiter_bytes()
+            idle = opts["idle_timeout"]
+            while True:  # closed in the finally below
+                chunk: bytes | None = None
+                if idle is None:
+                    chunk = await anext(chunks, None)
+                else:
+                    with anyio.move_on_after(idle) as waited:
+                        chunk = await anext(chunks, None)
+                    if waited.cancelled_caught:
+                        raise TimeoutError(f"sse: no data from {opts['url']} for {idle:g} s")
+                if chunk is None:
+                    return
+                events = decoder.feed(chunk)
+                if decoder.reconnection_time is not None:
+                    self.reconnection_time = decoder.reconnection_time
+                for event in events:
+                    self.last_event_id = event.id  # committed: the consumer has it
+                    yield event
+        finally:
+            try:
+                if chunks is not None:
+                    await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
+            finally:
+                await response.aclose()
+
+    async def _check(self, response: httpx.Response) -> None:
+        content_type = response.headers.get("content-type", "")
+        mime = content_type.split(";", 1)[0].strip().lower()
+        if response.status_code == 200 and mime == "text/event-stream":
+            return
+        body = b""
+        async for part in response.aiter_bytes():
+            body += part
+            if len(body) >= _BODY_START:
+                break
+        if response.status_code == 204:
+            why = "the server asked not to reconnect (204 No Content)"
+        elif response.status_code != 200:
+            why = "not an event stream: HTTP status"
+        else:
+            why = f"not an event stream: Content-Type {content_type!r}"
+        raise SSEResponseError(
+            why,
+            url=str(response.url),
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            body=body[:_BODY_START].decode("utf-8", "replace"),
+        )
+
+
+class EventStream(Stream[Event]):
+    """The Stream of events :func:`connect` returns, with its reconnection state.
+
+    ``last_event_id`` is the id of the last event given to the consumer (so a
+    resume never skips one), and ``reconnection_time`` the server's last
+    ``retry`` in milliseconds (None if it sent none): save them to resume in
+    another process with ``connect(..., last_event_id=...)``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def _source(self) -> _Source:
+        node = self._node
+        assert isinstance(node, _Source)
+        return node
+
+    @property
+    def last_event_id(self) -> str:
+        return self._source.last_event_id
+
+    @property
+    def reconnection_time(self) -> int | None:
+        return self._source.reconnection_time
+
+
+def _is_url(value: object) -> bool:
+    return isinstance(value, str | httpx.URL)
+
+
+def connect(
+    url: str,
+    *,
+    client: httpx.AsyncClient | None = None,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    json: Any = None,
+    last_event_id: str | None = None,
+    reconnect: bool | None = None,
+    max_reconnects: int | None = None,
+    idle_timeout: float | None = None,
+    backoff_initial: float = 1.0,
+    backoff_max: float = 30.0,
+    max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    on_reconnect: Callable[[Reconnect], object] | None = None,
+) -> EventStream:
+    """A stream of the events at ``url``, reconnecting as a browser's EventSource does.
+
+    Args:
+        url: the event stream's URL.
+        client: an ``httpx.AsyncClient`` to use (its auth, proxies, limits);
+            by default one is made and closed with the stream.
+        method: ``"GET"`` (EventSource) or ``"POST"`` (LLM APIs), or any other.
+        headers: extra request headers (``Accept: text/event-stream`` and
+            ``Last-Event-ID`` are set for you).
+        json: a JSON request body.
+        last_event_id: resume after this id (sent as ``Last-Event-ID``).
+        reconnect: reconnect after a clean end of the body; default True for
+            GET, False otherwise. After a network error the stream always
+            reconnects (up to ``max_reconnects``).
+        max_reconnects: reconnects in a row without an event in between before
+            giving up (the network error is raised); None: no limit.
+        idle_timeout: seconds without any bytes (comments count) before the
+            connection is treated as dropped and reopened.
+        backoff_initial, backoff_max: the capped exponential backoff (with
+            jitter) used while the server sent no ``retry``.
+        max_line_size, max_event_size: the decoder's limits.
+        on_reconnect: called with a :class:`Reconnect` before each wait.
+
+    Raises:
+        SSEResponseError: while iterating, when the server answers 204, another
+            status than 200 or another Content-Type than text/event-stream.
+    """
+    if not _is_url(url):
+        raise TypeError(f"connect() expects a URL string, got {type(url).__name__}")
+    if max_reconnects is not None:
+        check_count(max_reconnects, "connect", "max_reconnects")
+    options: dict[str, Any] = {
+        "url": str(url),
+        "method": method.upper(),
+        "headers": dict(headers or {}),
+        "json": json,
+        "last_event_id": last_event_id,
+        "reconnect": method.upper() == "GET" if reconnect is None else reconnect,
+        "max_reconnects": max_reconnects,
+        "idle_timeout": None
+        if idle_timeout is None
+        else check_seconds(idle_timeout, "connect", "idle_timeout"),
+        "backoff_initial": check_seconds(backoff_initial, "connect", "backoff_initial"),
+        "backoff_max": check_seconds(backoff_max, "connect", "backoff_max"),
+        "max_line_size": check_count(max_line_size, "connect", "max_line_size", minimum=1),
+        "max_event_size": check_count(max_event_size, "connect", "max_event_size", minimum=1),
+        "on_reconnect": on_reconnect,
+    }
+    stream: EventStream = EventStream._from(_Source(client, options))  # type: ignore[assignment]
+    return stream

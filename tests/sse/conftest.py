@@ -1,0 +1,187 @@
+"""A real SSE server on loopback (uvicorn + starlette, in a thread), with faults on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import StreamingResponse as Streaming
+from starlette.routing import Route
+
+
+@dataclass
+class Log:
+    """What the server saw: one entry per request."""
+
+    last_event_ids: list[str | None] = field(default_factory=list)
+    drops: int = 0
+
+
+def _event(n: int) -> bytes:
+    return f'id: {n}\nevent: tick\ndata: {{"n": {n}}}\n\n'.encode()
+
+
+def make_app(log: Log) -> Starlette:
+    def start_after(request: Request) -> int:
+        last = request.headers.get("last-event-id")
+        log.last_event_ids.append(last)
+        return int(last) if last else 0
+
+    async def events(request: Request) -> Response:
+        """Events start..count, resuming after Last-Event-ID; the body then ends."""
+        first = start_after(request) + 1
+        count = int(request.query_params.get("count", "10"))
+        delay = float(request.query_params.get("delay", "0"))
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b": hello\n\n"
+            for n in range(first, count + 1):
+                if delay:
+                    await asyncio.sleep(delay)
+                yield _event(n)
+
+        return Streaming(body(), media_type="text/event-stream")
+
+    async def drop(request: Request) -> Response:
+        """Events, with the connection dropped mid-event after every `every` events."""
+        first = start_after(request) + 1
+        count = int(request.query_params.get("count", "10"))
+        every = int(request.query_params.get("every", "3"))
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"retry: 20\n\n"
+            for n in range(first, count + 1):
+                yield _event(n)
+                if n % every == 0 and n < count:
+                    yield b"id: 999\ndata: half an ev"  # never completed
+                    log.drops += 1
+                    raise ConnectionAbortedError("dropped on purpose")
+
+        return Streaming(body(), media_type="text/event-stream")
+
+    async def status(request: Request) -> Response:
+        code = int(request.path_params["code"])
+        start_after(request)
+        if code == 204:
+            return Response(status_code=204)
+        return PlainTextResponse("the server is unhappy", status_code=code)
+
+    async def html(request: Request) -> Response:
+        start_after(request)
+        return PlainTextResponse("<html>not events</html>", media_type="text/html")
+
+    async def moved(request: Request) -> Response:
+        return RedirectResponse(url="/events?count=3", status_code=307)
+
+    async def post(request: Request) -> Response:
+        """An LLM-style POST stream: tokens of the prompt, then the body ends."""
+        start_after(request)
+        prompt = (await request.json())["prompt"]
+
+        async def body() -> AsyncIterator[bytes]:
+            for i, word in enumerate(prompt.split()):
+                yield f'id: {i}\ndata: {{"token": "{word}"}}\n\n'.encode()
+            yield b"data: [DONE]\n\n"
+
+        return Streaming(body(), media_type="text/event-stream; charset=utf-8")
+
+    async def idle(request: Request) -> Response:
+        """One event, then silence (or only comments with ?comments=1)."""
+        first = start_after(request) + 1
+        comments = request.query_params.get("comments") == "1"
+
+        async def body() -> AsyncIterator[bytes]:
+            yield _event(first)
+            for _ in range(400):
+                await asyncio.sleep(0.02)
+                if comments:
+                    yield b": still here\n"
+            yield _event(first + 1)
+
+        return Streaming(body(), media_type="text/event-stream")
+
+    async def seen(request: Request) -> Response:
+        return JSONResponse({"last_event_ids": log.last_event_ids, "drops": log.drops})
+
+    return Starlette(
+        routes=[
+            Route("/events", events),
+            Route("/drop", drop),
+            Route("/status/{code}", status),
+            Route("/html", html),
+            Route("/moved", moved),
+            Route("/post", post, methods=["POST"]),
+            Route("/idle", idle),
+            Route("/seen", seen),
+        ]
+    )
+
+
+class Server:
+    """uvicorn in a thread of its own; stop() and start() again on the same port."""
+
+    def __init__(self) -> None:
+        self.log = Log()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        config = uvicorn.Config(
+            make_app(self.log),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="critical",
+            lifespan="off",
+        )
+        server = self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test SSE server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._server.force_exit = True
+            self._thread.join(10)
+            self._server = None
+
+
+@pytest.fixture(scope="session")
+def sse_server() -> Iterator[Server]:
+    server = Server()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[Server]:
+    """A server of the test's own, which the test may stop and start."""
+    server = Server()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

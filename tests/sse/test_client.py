@@ -1,0 +1,210 @@
+"""sse.connect() against a real server on loopback, with faults injected."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+import httpx
+import pytest
+
+import sluiceway as sw
+from sluiceway.errors import SSEResponseError
+from sluiceway.sse import Event, Reconnect, connect
+
+if TYPE_CHECKING:
+    from .conftest import Server
+
+
+def numbers(events: list[Event]) -> list[int]:
+    return [event.json()["n"] for event in events]
+
+
+class TestHappyPath:
+    async def test_events_arrive_in_order(self, sse_server: Server) -> None:
+        """A GET stream delivers every event with its type, data and id."""
+        stream = connect(f"{sse_server.url}/events?count=5")
+        events = await stream.take(5).to_list()
+        assert numbers(events) == [1, 2, 3, 4, 5]
+        assert {e.event for e in events} == {"tick"}
+        assert [e.id for e in events] == ["1", "2", "3", "4", "5"]
+
+    async def test_last_event_id_is_the_last_delivered(self, sse_server: Server) -> None:
+        """last_event_id names the last event the consumer got, not one read ahead."""
+        stream = connect(f"{sse_server.url}/events?count=50")
+        async with stream:
+            async for event in stream:
+                if event.id == "7":
+                    break
+        assert stream.last_event_id == "7"
+
+    async def test_resume_from_a_saved_id(self, sse_server: Server) -> None:
+        """last_event_id= sends Last-Event-ID, and the server resumes after it."""
+        events = (
+            await connect(f"{sse_server.url}/events?count=9", last_event_id="6").take(3).to_list()
+        )
+        assert numbers(events) == [7, 8, 9]
+
+    async def test_callers_client_is_used_and_left_open(self, sse_server: Server) -> None:
+        """A client passed in is used with its headers and is not closed."""
+        async with httpx.AsyncClient(headers={"X-Who": "test"}) as client:
+            await connect(f"{sse_server.url}/events?count=2", client=client).take(2).to_list()
+            assert not client.is_closed
+
+    async def test_redirects_are_followed(self, sse_server: Server) -> None:
+        """A 307 to the event stream is followed."""
+        events = await connect(f"{sse_server.url}/moved").take(3).to_list()
+        assert numbers(events) == [1, 2, 3]
+
+    async def test_post_stream_ends_with_its_body(self, sse_server: Server) -> None:
+        """A POST stream (LLM style) ends at the end of its body, without reconnecting."""
+        stream = connect(f"{sse_server.url}/post", method="POST", json={"prompt": "a b c"})
+        events = await stream.to_list()
+        assert [e.data for e in events][-1] == "[DONE]"
+        assert [e.json()["token"] for e in events[:-1]] == ["a", "b", "c"]
+
+
+class TestReconnect:
+    async def test_dropped_connections_lose_and_repeat_nothing(self, sse_server: Server) -> None:
+        """Dropped mid-event three times: every event once, in order, half events never seen."""
+        notices: list[Reconnect] = []
+        stream = connect(f"{sse_server.url}/drop?count=12&every=3", on_reconnect=notices.append)
+        events = await stream.take(12).to_list()
+        assert numbers(events) == list(range(1, 13))
+        assert "999" not in [e.id for e in events]
+        assert [n.last_event_id for n in notices[:3]] == ["3", "6", "9"]
+        assert all(n.error is not None for n in notices[:3])
+        assert stream.reconnection_time == 20
+
+    async def test_the_servers_retry_time_is_waited(self, sse_server: Server) -> None:
+        """After a drop the client waits the server's retry time (20 ms), not its backoff."""
+        notices: list[Reconnect] = []
+        stream = connect(
+            f"{sse_server.url}/drop?count=4&every=2",
+            on_reconnect=notices.append,
+            backoff_initial=5,
+        )
+        start = anyio.current_time()
+        assert numbers(await stream.take(4).to_list()) == [1, 2, 3, 4]
+        assert notices[0].delay == pytest.approx(0.02)
+        assert anyio.current_time() - start < 3
+
+    async def test_a_clean_end_of_a_get_stream_reconnects(self, sse_server: Server) -> None:
+        """A GET body that ends is reopened with Last-Event-ID, as EventSource does."""
+        notices: list[Reconnect] = []
+        stream = connect(
+            f"{sse_server.url}/events?count=4",
+            on_reconnect=notices.append,
+            backoff_initial=0.01,
+            max_reconnects=2,
+        )
+        assert numbers(await stream.to_list()) == [1, 2, 3, 4]
+        assert notices
+        assert notices[0].error is None
+        assert notices[0].last_event_id == "4"
+
+    async def test_server_restart(self, fresh_server: Server) -> None:
+        """The server goes away mid-stream and comes back: the stream resumes exactly."""
+        got: list[int] = []
+        stream = connect(
+            f"{fresh_server.url}/events?count=30&delay=0.01", backoff_initial=0.05, backoff_max=0.2
+        )
+        async with stream:
+            async for event in stream:
+                got.append(event.json()["n"])
+                if len(got) == 10:
+                    await anyio.to_thread.run_sync(fresh_server.stop)
+                    await anyio.to_thread.run_sync(fresh_server.start)
+                if len(got) == 30:
+                    break
+        assert got == list(range(1, 31))
+
+    async def test_max_reconnects_gives_up_with_the_network_error(self) -> None:
+        """Nothing listening: after max_reconnects tries the connection error is raised."""
+        with socket_nobody_listens() as url:
+            stream = connect(url, max_reconnects=2, backoff_initial=0.01)
+            with pytest.raises(httpx.ConnectError):
+                await stream.to_list()
+
+    async def test_idle_timeout_reconnects_unless_comments_arrive(self, sse_server: Server) -> None:
+        """Silence longer than idle_timeout reopens the stream; comments count as activity."""
+        notices: list[Reconnect] = []
+        quiet = connect(
+            f"{sse_server.url}/idle",
+            idle_timeout=0.1,
+            backoff_initial=0.01,
+            on_reconnect=notices.append,
+        )
+        events = await quiet.take(2).to_list()
+        assert [e.id for e in events] == ["1", "2"]  # the second from a new connection
+        assert isinstance(notices[0].error, TimeoutError)
+        chatty: list[Reconnect] = []
+        with anyio.fail_after(20):
+            events = (
+                await connect(
+                    f"{sse_server.url}/idle?comments=1",
+                    idle_timeout=0.1,
+                    on_reconnect=chatty.append,
+                )
+                .take(2)
+                .to_list()
+            )
+        assert [e.id for e in events] == ["1", "2"]
+        assert chatty == []
+
+
+class TestRefusals:
+    @pytest.mark.parametrize("code", [204, 404, 500, 503])
+    async def test_a_status_other_than_200_stops_with_a_typed_error(
+        self, sse_server: Server, code: int
+    ) -> None:
+        """204 and any non-200 status raise SSEResponseError and are not retried."""
+        notices: list[Reconnect] = []
+        stream = connect(f"{sse_server.url}/status/{code}", on_reconnect=notices.append)
+        with pytest.raises(SSEResponseError) as caught:
+            await stream.to_list()
+        assert caught.value.status == code
+        assert notices == []
+        if code != 204:
+            assert "unhappy" in caught.value.body
+            assert caught.value.headers["content-type"].startswith("text/plain")
+
+    async def test_a_wrong_content_type_stops(self, sse_server: Server) -> None:
+        """A 200 that is not text/event-stream raises SSEResponseError with the body start."""
+        with pytest.raises(SSEResponseError, match="Content-Type") as caught:
+            await connect(f"{sse_server.url}/html").to_list()
+        assert caught.value.status == 200
+        assert "<html>" in caught.value.body
+
+    def test_bad_arguments(self) -> None:
+        """Bad arguments fail at the call."""
+        with pytest.raises(TypeError):
+            connect(42)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="idle_timeout"):
+            connect("http://x", idle_timeout=0)
+        with pytest.raises(ValueError, match="max_reconnects"):
+            connect("http://x", max_reconnects=-1)
+
+
+class TestAsAStream:
+    async def test_operators_apply(self, sse_server: Server) -> None:
+        """An EventStream is a Stream: operators and batches work on it."""
+        stream = connect(f"{sse_server.url}/events?count=6")
+        got = stream.map(Event.json).map(lambda d: d["n"]).filter(lambda n: n % 2).take(3)
+        assert await got.to_list() == [1, 3, 5]
+        assert isinstance(stream, sw.Stream)
+
+
+class socket_nobody_listens:
+    """A loopback URL on a port where nothing listens."""
+
+    def __enter__(self) -> str:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return f"http://127.0.0.1:{port}/events"
+
+    def __exit__(self, *exc: object) -> None:
+        pass
