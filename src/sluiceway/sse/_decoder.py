@@ -76,8 +76,10 @@ class Decoder:
         "_data",
         "_event_type",
         "_id_buffer",
+        "_line",
         "_max_event",
         "_max_line",
+        "_partial",
         "_pieces",
         "_retry",
         "_skip_lf",
@@ -102,6 +104,8 @@ class Decoder:
         self._skip_lf = False  # the last chunk ended in CR: a LF right after is part of it
         self._pieces: list[str] = []  # text after the last blank line, not joined yet
         self._tail_size = 0
+        self._line = 0  # length of the last, unfinished line of the pending text
+        self._partial: list[str] = []  # its pieces
         self._tail_ends_lf = False
         # The block being read: its data lines, type and retry; the id buffer persists.
         self._data: list[str] = []
@@ -142,7 +146,8 @@ class Decoder:
             text = "".join(pieces)
             pieces.clear()
         end = text.rfind("\n\n")
-        self._tail_size = 0
+        self._tail_size = self._line = 0
+        self._partial.clear()
         self._tail_ends_lf = False
         rest = text[end + 2 :]
         if rest:
@@ -153,32 +158,61 @@ class Decoder:
         return events
 
     def _keep(self, text: str) -> None:
-        """Hold text that does not complete a block yet, within the limits."""
+        """Hold text that does not complete a block yet, within the limits.
+
+        The limits are checked as the text arrives, in time linear in it, so
+        a stream that never ends a line or a block cannot grow without bound.
+        A ``retry`` line takes effect as soon as the line is complete, as the
+        spec says, even before its block ends.
+        """
         self._pieces.append(text)
         self._tail_size += len(text)
         self._tail_ends_lf = text[-1] == "\n"
-        if self._tail_size > self._max_line:
-            line = self._tail_size
+        partial = self._partial
+        first_lf = text.find("\n")
+        if first_lf < 0:
+            partial.append(text)
+            self._line += len(text)
+        else:
+            if partial:
+                partial.append(text[:first_lf])
+                done = "".join(partial)
+            else:
+                done = text[:first_lf]
+            self._check_line(done)
             last_lf = text.rfind("\n")
-            if last_lf >= 0:
-                line = len(text) - last_lf - 1
-            elif len(self._pieces) > 1:
-                joined = "".join(self._pieces)
-                self._pieces[:] = [joined]
-                line = len(joined) - joined.rfind("\n") - 1
-            if line > self._max_line:
-                raise SSELimitError("max_line_size", line, self._max_line)
-        if self._tail_size > self._max_event:
-            raise SSELimitError("max_event_size", self._tail_size, self._max_event)
+            if last_lf > first_lf:
+                for line in text[first_lf + 1 : last_lf].split("\n"):
+                    self._check_line(line)
+            rest = text[last_lf + 1 :]
+            partial[:] = [rest] if rest else []
+            self._line = len(rest)
+        if self._line > self._max_line:
+            raise SSELimitError("max_line_size", self._line, self._max_line)
+        # The blank line that ends a block is not part of the event's size.
+        size = self._tail_size - self._tail_ends_lf
+        if size > self._max_event:
+            raise SSELimitError("max_event_size", size, self._max_event)
+
+    def _check_line(self, line: str) -> None:
+        """A line of the pending block is complete: check its size, apply a retry."""
+        if len(line) > self._max_line:
+            raise SSELimitError("max_line_size", len(line), self._max_line)
+        if line.startswith("retry:"):
+            value = line[6:]
+            if value[:1] == " ":
+                value = value[1:]
+            if value.isascii() and value.isdigit():
+                self.reconnection_time = int(value)
 
     def _read_block(self, block: str, events: list[Event]) -> None:
         """Apply the field rules to the lines of one block, then dispatch."""
-        if len(block) > self._max_line:
-            if len(block) > self._max_event:
-                raise SSELimitError("max_event_size", len(block), self._max_event)
+        if len(block) > self._max_line or len(block) > self._max_event:
             longest = max(map(len, block.split("\n")))
             if longest > self._max_line:
                 raise SSELimitError("max_line_size", longest, self._max_line)
+            if len(block) > self._max_event:
+                raise SSELimitError("max_event_size", len(block), self._max_event)
         data = self._data
         for line in block.split("\n"):
             if not line:
