@@ -19,6 +19,12 @@ sync for-loop that calls the same functions: how far from "just a for-loop"
 an entry is. Absolute ns/item move with the machine (run-to-run noise of 1.5x
 or more on small shared VMs); compare ratios within one run.
 
+The Server-Sent Events workloads (``sse_decoder`` and ``sse_http``, from
+``sse_bench.py``) compare sluiceway.sse with httpx-sse on generated streams:
+the decoders alone, and end to end through httpx from a loopback server. They
+report ns/event, events/s and the speedup over httpx-sse (1.00), and say
+whether the project's acceptance targets are met.
+
 Every entry's result is checked against the expected value, so a broken entry
 stops the run instead of reporting a fast wrong answer. A peer that is not
 installed is skipped and shown as n/a.
@@ -26,6 +32,7 @@ installed is skipped and shown as n/a.
 Usage::
 
     python benchmarks/run.py [--runs 5] [--n 300000] [--loop asyncio|uvloop] [--quick]
+        [--workload NAME] [--sse-server process|thread]
 
 Writes ``benchmarks/results.md`` and ``benchmarks/results.png`` (``--quick``
 writes them to a temporary directory unless ``--out-dir`` is given).
@@ -56,12 +63,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 import sluiceway as sw
+import sse_bench
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 
 HERE = Path(__file__).resolve().parent
-PEERS = ("aiostream", "asyncstdlib", "aioitertools")
+PEERS = ("aiostream", "asyncstdlib", "aioitertools", "httpx", "httpx_sse")
 BATCH_SOURCE_SIZE = 1000
 CHUNK = 100
 
@@ -722,7 +730,7 @@ async def overlap_sluiceway_1(n: int) -> int:
 # -- the registry ---------------------------------------------------------------------
 
 Kind = Literal["sync", "baseline", "reference", "sluiceway", "peer"]
-Unit = Literal["ns/item", "s"]
+Unit = Literal["ns/item", "s", "ns/event"]
 
 
 @dataclass(frozen=True)
@@ -736,6 +744,10 @@ class Entry:
     requires: str | None = None
     #: The entry runs ``n // divisor`` items (for entries too slow for the full n).
     divisor: int = 1
+    #: The entry's own expected result, when it computes less than the workload's.
+    expected: Callable[[int], object] | None = None
+    #: Compare with this entry instead of the workload's baseline (same work on both sides).
+    versus: str | None = None
 
     @property
     def api(self) -> str:
@@ -755,24 +767,54 @@ class Workload:
     baseline: str
     #: Name of the sync for-loop that calls the same functions, if the workload has one.
     sync_baseline: str | None = None
-    #: Items per run regardless of ``--n`` (for workloads paced by sleeps).
+    #: Items per run regardless of ``--n`` (sleep-paced workloads, the SSE streams' events).
     fixed_n: int | None = None
-    #: What the table reports: ns per item, or seconds per run (for sleep-paced workloads).
+    #: Items per run in ``--quick`` for a ``fixed_n`` workload (default ``QUICK_FIXED_N``).
+    quick_n: int | None = None
+    #: Items of the result check before timing (default: 3 when sleep-paced, else 2,000).
+    check_n: int | None = None
+    #: What the table reports: ns per item, seconds per run (sleep-paced workloads), or
+    #: ns per event with events/s and the speedup over the baseline (the SSE workloads).
     unit: Unit = "ns/item"
+    #: ``--workload`` also selects a workload by its group (e.g. all of ``sse_http``).
+    group: str | None = None
+    #: Called with the items of a run before any check or timing (not timed): builds
+    #: inputs, starts servers, checks what can be checked once.
+    prepare: Callable[[int], Awaitable[None]] | None = None
+    #: Called once after the last run (closes clients, stops servers).
+    cleanup: Callable[[], Awaitable[None]] | None = None
+    #: A line under the title, from the items of a run (what the input was).
+    detail: Callable[[int], str] | None = None
+    #: At most this many timed runs, whatever ``--runs`` says (for heavy workloads).
+    max_runs: int | None = None
+    #: An acceptance target: (entry, least speedup over the baseline).
+    target: tuple[str, float] | None = None
+    #: What the ratio columns call the baseline.
+    baseline_label: str = "async baseline"
 
     def items(self, n: int, entry: Entry, *, quick: bool = False) -> int:
         """How many items ``entry`` runs when the command line asks for ``n``.
 
-        A sleep-paced workload runs its ``fixed_n`` items, or only a few in a
-        ``--quick`` smoke run (its seconds are then not the real figure).
+        A ``fixed_n`` workload runs its ``fixed_n`` items, or fewer in a
+        ``--quick`` smoke run (a sleep-paced one's seconds are then not the real figure).
         """
         if self.fixed_n is not None:
-            return min(self.fixed_n, QUICK_FIXED_N) if quick else self.fixed_n
+            if quick:
+                return min(self.fixed_n, self.quick_n or QUICK_FIXED_N)
+            return self.fixed_n
         return max(n // entry.divisor, 1)
 
     def check_items(self, items: int) -> int:
         """A small input for the result check before timing (a few items when sleep-paced)."""
+        if self.check_n is not None:
+            return min(items, self.check_n)
         return min(items, 3 if self.unit == "s" else 2_000)
+
+    def runs(self, runs: int) -> int:
+        return min(runs, self.max_runs) if self.max_runs else runs
+
+    def expected_for(self, entry: Entry, n: int) -> object:
+        return (entry.expected or self.expected)(n)
 
 
 #: Items of a sleep-paced (``fixed_n``) workload in a ``--quick`` run.
@@ -918,6 +960,124 @@ WORKLOADS: dict[str, Workload] = {
 }
 
 
+# -- workloads 8 and 9: sse_decoder and sse_http (the entries are in sse_bench.py) ----
+
+#: Events of each stream: (default run, --quick).
+SSE_EVENTS: dict[sse_bench.Kind, tuple[int, int]] = {
+    "token": (sse_bench.TOKEN_EVENTS, sse_bench.QUICK_TOKEN_EVENTS),
+    "mixed": (sse_bench.MIXED_EVENTS, sse_bench.QUICK_MIXED_EVENTS),
+}
+SSE_CHUNKINGS: dict[sse_bench.Chunking, str] = {"64k": "64 KiB chunks", "random": "random chunks"}
+#: Events of the result check before timing (a separate, small stream).
+SSE_CHECK_EVENTS = 300
+#: Timed runs of an sse_http table at most (a run of all four takes ~28 s here).
+SSE_HTTP_RUNS = 3
+#: The project's acceptance targets: least speedup over httpx-sse's events/s.
+SSE_DECODER_TARGET: dict[sse_bench.Chunking, float] = {"64k": 1.2}
+SSE_HTTP_TARGET: dict[sse_bench.Kind, float] = {"token": 2.0, "mixed": 1.3}
+
+HTTPX_SSE_DECODER = "httpx-sse decoder (aiter_sse's steps per chunk)"
+SW_DECODER = "sluiceway Decoder.feed"
+HTTPX_SSE_HTTP = "httpx-sse aconnect_sse + aiter_sse"
+HTTPX_SSE_HTTP_COUNT = "httpx-sse aiter_sse, count only"
+SW_HTTP = "sluiceway connect(), async for"
+
+
+def sse_expected(kind: sse_bench.Kind) -> Callable[[int], object]:
+    return lambda n: sse_bench.get_stream(kind, n).summary
+
+
+def sse_decoder_workload(kind: sse_bench.Kind, chunking: sse_bench.Chunking) -> Workload:
+    fns = sse_bench.decoder_entries(kind, chunking)
+    target = SSE_DECODER_TARGET.get(chunking)
+
+    async def prepare(n: int) -> None:
+        await sse_bench.prepare_decoder(kind, chunking, n)
+
+    return Workload(
+        title=f"SSE decoder alone, {kind} stream in {SSE_CHUNKINGS[chunking]}: decode every "
+        "chunk, count the events and checksum their data",
+        expected=sse_expected(kind),
+        baseline=HTTPX_SSE_DECODER,
+        entries=(
+            Entry(HTTPX_SSE_DECODER, fns["theirs"], "peer", requires="httpx_sse"),
+            Entry(
+                "httpx-sse as sync generators",
+                fns["theirs_generators"],
+                "peer",
+                requires="httpx_sse",
+            ),
+            ours(SW_DECODER, fns["ours"]),
+        ),
+        fixed_n=SSE_EVENTS[kind][0],
+        quick_n=SSE_EVENTS[kind][1],
+        check_n=SSE_CHECK_EVENTS,
+        unit="ns/event",
+        baseline_label="httpx-sse",
+        group="sse_decoder",
+        prepare=prepare,
+        detail=lambda n: sse_bench.describe(kind, n, chunking),
+        target=(SW_DECODER, target) if target else None,
+    )
+
+
+def sse_http_workload(kind: sse_bench.Kind, chunking: sse_bench.Chunking) -> Workload:
+    fns = sse_bench.http_entries(kind, chunking)
+
+    async def prepare(n: int) -> None:
+        await sse_bench.prepare_http(kind, chunking, n)
+
+    return Workload(
+        title=f"SSE end to end through httpx from a loopback server, {kind} stream written in "
+        f"{SSE_CHUNKINGS[chunking]}: count the events and checksum their data",
+        expected=sse_expected(kind),
+        baseline=HTTPX_SSE_HTTP,
+        entries=(
+            Entry(HTTPX_SSE_HTTP, fns["theirs"], "peer", requires="httpx_sse"),
+            Entry(SW_HTTP, fns["ours"], "sluiceway", requires="httpx"),
+            Entry(
+                HTTPX_SSE_HTTP_COUNT,
+                fns["theirs_count"],
+                "peer",
+                requires="httpx_sse",
+                expected=lambda n: n,
+            ),
+            Entry(
+                "sluiceway connect().count()",
+                fns["ours_count"],
+                "sluiceway",
+                requires="httpx",
+                expected=lambda n: n,
+                versus=HTTPX_SSE_HTTP_COUNT,
+            ),
+            Entry(
+                "httpx aiter_bytes, no SSE decoding",
+                fns["raw"],
+                "reference",
+                requires="httpx",
+                expected=lambda n: len(sse_bench.get_stream(kind, n).body),
+            ),
+        ),
+        fixed_n=SSE_EVENTS[kind][0],
+        quick_n=SSE_EVENTS[kind][1],
+        check_n=SSE_CHECK_EVENTS,
+        unit="ns/event",
+        baseline_label="httpx-sse",
+        group="sse_http",
+        prepare=prepare,
+        cleanup=sse_bench.cleanup,
+        detail=lambda n: sse_bench.http_detail(kind, n, chunking),
+        max_runs=SSE_HTTP_RUNS,
+        target=(SW_HTTP, SSE_HTTP_TARGET[kind]),
+    )
+
+
+for _group, _build in (("sse_decoder", sse_decoder_workload), ("sse_http", sse_http_workload)):
+    for _kind in SSE_EVENTS:
+        for _chunking in SSE_CHUNKINGS:
+            WORKLOADS[f"{_group}:{_kind}:{_chunking}"] = _build(_kind, _chunking)
+
+
 # -- running --------------------------------------------------------------------------
 
 
@@ -940,7 +1100,7 @@ class Measurement:
 
     def value(self, unit: Unit) -> float | None:
         """The median in ``unit``: ns per item, or seconds per run."""
-        if unit == "ns/item":
+        if unit != "s":
             return self.ns_per_item
         return statistics.median(self.seconds) if self.seconds else None
 
@@ -1029,7 +1189,7 @@ async def run_once(workload: Workload, m: Measurement) -> float:
     elapsed = time.perf_counter() - start
     gc.collect()
     await drain()
-    expected = workload.expected(m.n)
+    expected = workload.expected_for(m.entry, m.n)
     if result != expected:
         raise WrongResult(f"{m.entry.name} computed {result!r} for n={m.n}, expected {expected!r}")
     return elapsed
@@ -1055,22 +1215,37 @@ async def bench(
             row.append(m)
         table[key] = row
 
-    # Check every entry on a small input first (this also compiles sluiceway's
-    # pipelines), so a wrong entry fails in seconds rather than after minutes.
-    print("checking results on a small input...", file=sys.stderr)
-    for key, workload in workloads.items():
-        for m in table[key]:
-            if m.skipped is None:
-                await run_once(workload, Measurement(m.entry, workload.check_items(m.n)))
+    cleanups = list({id(w.cleanup): w.cleanup for w in workloads.values() if w.cleanup}.values())
+    try:
+        # Inputs that take building (the SSE streams, the server) are made before timing.
+        for key, workload in workloads.items():
+            if workload.prepare is not None and any(m.skipped is None for m in table[key]):
+                print(f"preparing {key}...", file=sys.stderr)
+                sizes = {m.n for m in table[key]} | {workload.check_items(m.n) for m in table[key]}
+                for size in sorted(sizes):
+                    await workload.prepare(size)
 
-    for run in range(1, runs + 1):
-        started = time.perf_counter()
+        # Check every entry on a small input first (this also compiles sluiceway's
+        # pipelines), so a wrong entry fails in seconds rather than after minutes.
+        print("checking results on a small input...", file=sys.stderr)
         for key, workload in workloads.items():
             for m in table[key]:
                 if m.skipped is None:
-                    m.seconds.append(await run_once(workload, m))
-        took = time.perf_counter() - started
-        print(f"run {run}/{runs} done in {took:.1f} s", file=sys.stderr)
+                    await run_once(workload, Measurement(m.entry, workload.check_items(m.n)))
+
+        for run in range(1, runs + 1):
+            started = time.perf_counter()
+            for key, workload in workloads.items():
+                if run > workload.runs(runs):
+                    continue  # a heavy workload that has had its runs
+                for m in table[key]:
+                    if m.skipped is None:
+                        m.seconds.append(await run_once(workload, m))
+            took = time.perf_counter() - started
+            print(f"run {run}/{runs} done in {took:.1f} s", file=sys.stderr)
+    finally:
+        for cleanup in cleanups:
+            await cleanup()
     return table, loop_name
 
 
@@ -1086,11 +1261,19 @@ def ratio(value: float | None, base: float | None) -> str:
 def fmt(value: float | None, unit: Unit = "ns/item") -> str:
     if value is None:
         return "n/a"
-    return f"{value:,.0f}" if unit == "ns/item" else f"{value:.3f}"
+    return f"{value:.3f}" if unit == "s" else f"{value:,.0f}"
+
+
+def per_second(ns: float | None) -> str:
+    return "n/a" if not ns else f"{1e9 / ns:,.0f}"
 
 
 def rows(workload: Workload, measurements: list[Measurement]) -> list[tuple[str, ...]]:
-    """(implementation, ns/item or s/run, x async, [x sync,] notes) for each entry."""
+    """(implementation, ns/item or s/run, x async, [x sync,] notes) for each entry.
+
+    An ``ns/event`` workload has (implementation, ns/event, events/s, x baseline
+    (time), speedup (events/s over the baseline's), notes) instead.
+    """
     unit = workload.unit
     by_name = {m.entry.name: m.value(unit) for m in measurements}
     base = by_name.get(workload.baseline)
@@ -1098,29 +1281,76 @@ def rows(workload: Workload, measurements: list[Measurement]) -> list[tuple[str,
     out: list[tuple[str, ...]] = []
     for m in measurements:
         value = m.value(unit)
+        versus = by_name.get(m.entry.versus) if m.entry.versus else base
         notes: list[str] = []
-        if workload.fixed_n is not None:
+        if workload.fixed_n is not None and workload.detail is None:
             notes.append(f"{m.n} items")
         elif m.entry.divisor != 1:
             notes.append(f"N={m.n:,} (N/{m.entry.divisor})")
+        if m.entry.versus:
+            notes.append(f"ratios vs {m.entry.versus}")
         if m.skipped:
             notes.append(m.skipped)
+        if unit == "ns/event":
+            numbers = (fmt(value), per_second(value), ratio(value, versus), ratio(versus, value))
+            out.append((m.entry.name, *numbers, "; ".join(notes)))
+            continue
         sync_ratio = (ratio(value, sync),) if workload.sync_baseline else ()
         out.append(
-            (m.entry.name, fmt(value, unit), ratio(value, base), *sync_ratio, "; ".join(notes))
+            (m.entry.name, fmt(value, unit), ratio(value, versus), *sync_ratio, "; ".join(notes))
         )
     return out
 
 
 HEADERS = ("implementation", "ns/item (median)", "x async baseline", "x sync for-loop", "notes")
-UNIT_HEADER: dict[Unit, str] = {"ns/item": "ns/item (median)", "s": "s/run (median)"}
-UNIT_AXIS: dict[Unit, str] = {"ns/item": "ns/item", "s": "seconds per run"}
+UNIT_HEADER: dict[Unit, str] = {
+    "ns/item": "ns/item (median)",
+    "s": "s/run (median)",
+    "ns/event": "ns/event (median)",
+}
+UNIT_AXIS: dict[Unit, str] = {"ns/item": "ns/item", "s": "seconds per run", "ns/event": "ns/event"}
 
 
 def headers(workload: Workload) -> tuple[str, ...]:
     """The table's columns; no "x sync for-loop" when the workload has no sync loop."""
+    label = workload.baseline_label
+    if workload.unit == "ns/event":
+        return (
+            HEADERS[0],
+            UNIT_HEADER["ns/event"],
+            "events/s",
+            f"x {label} (time)",
+            f"speedup vs {label}",
+            HEADERS[4],
+        )
     sync = HEADERS[3:4] if workload.sync_baseline else ()
-    return (HEADERS[0], UNIT_HEADER[workload.unit], HEADERS[2], *sync, HEADERS[4])
+    return (HEADERS[0], UNIT_HEADER[workload.unit], f"x {label}", *sync, HEADERS[4])
+
+
+def target_line(workload: Workload, measurements: list[Measurement]) -> str | None:
+    """Whether the workload's acceptance target is met, as one line."""
+    if workload.target is None:
+        return None
+    name, least = workload.target
+    by_name = {m.entry.name: m.value(workload.unit) for m in measurements}
+    ours_value, base = by_name.get(name), by_name.get(workload.baseline)
+    goal = f"target: {name} at least {least:.2f}x {workload.baseline_label}'s events/s"
+    if not ours_value or not base:
+        return f"{goal}: not measured"
+    speedup = base / ours_value
+    return f"{goal}: {speedup:.2f}x, {'met' if speedup >= least else 'NOT met'}"
+
+
+def describe_input(workload: Workload, measurements: list[Measurement], env: Environment) -> str:
+    """The workload's detail line (what the input was), with its runs if fewer than asked."""
+    measured = [m for m in measurements if m.skipped is None]
+    if workload.detail is None or not measured:
+        return ""
+    line = workload.detail(measured[0].n)
+    runs = len(measured[0].seconds)
+    if runs != env.runs:
+        line += f"; median of {runs} runs"
+    return line
 
 
 def header_line(env: Environment) -> str:
@@ -1133,15 +1363,25 @@ def header_line(env: Environment) -> str:
 
 def print_tables(table: dict[str, list[Measurement]], env: Environment) -> None:
     print(header_line(env))
+    targets: list[str] = []
     for key, measurements in table.items():
         workload = WORKLOADS[key]
         body = [headers(workload), *rows(workload, measurements)]
         widths = [max(len(r[i]) for r in body) for i in range(len(body[0]) - 1)]
         print(f"\n{key}: {workload.title}")
+        if detail := describe_input(workload, measurements, env):
+            print(f"  ({detail})")
         for name, *numbers, notes in body:
             cells = [name.ljust(widths[0])]
             cells += [c.rjust(w) for c, w in zip(numbers, widths[1:], strict=True)]
             print("  ".join(cells) + (f"  {notes}" if notes and notes != "notes" else ""))
+        if line := target_line(workload, measurements):
+            print(line)
+            targets.append(f"{key}: {line.removeprefix('target: ')}")
+    if targets:
+        print("\nacceptance targets:")
+        for line in targets:
+            print(f"  {line}")
 
 
 def markdown(table: dict[str, list[Measurement]], env: Environment) -> str:
@@ -1153,18 +1393,27 @@ def markdown(table: dict[str, list[Measurement]], env: Environment) -> str:
         "Written by `benchmarks/run.py`. ns/item is the median over the runs; *x async "
         "baseline* divides it by the workload's hand-written async baseline (1.00), *x sync "
         "for-loop* by the plain for-loop that calls the same functions. Workloads paced by "
-        "sleeps report seconds per run instead of ns/item. Compare ratios within one run: "
-        "absolute times move with the machine.",
+        "sleeps report seconds per run instead of ns/item. The SSE workloads report ns/event, "
+        "events/s and the speedup over httpx-sse (its events/s over theirs). Compare ratios "
+        "within one run: absolute times move with the machine.",
     ]
+    targets: list[str] = []
     for key, measurements in table.items():
         workload = WORKLOADS[key]
         lines += ["", f"## {key}", "", workload.title, ""]
+        if detail := describe_input(workload, measurements, env):
+            lines += [f"Input: {detail}.", ""]
         lines.append("| " + " | ".join(headers(workload)) + " |")
         lines.append("|---|" + "---:|" * (len(headers(workload)) - 2) + "---|")
         lines += ["| " + " | ".join(r) + " |" for r in rows(workload, measurements)]
+        if line := target_line(workload, measurements):
+            lines += ["", f"**{line}**"]
+            targets.append(f"- `{key}`: {line.removeprefix('target: ')}")
         lines += ["", "<details><summary>API calls</summary>", ""]
         lines += [f"- {m.entry.name}: `{m.entry.api}`" for m in measurements]
         lines += ["", "</details>"]
+    if targets:
+        lines += ["", "## Acceptance targets", "", *targets]
     return "\n".join(lines) + "\n"
 
 
@@ -1247,11 +1496,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=None, help="items per run (default 300000)")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--quick", action="store_true", help="smoke run: N=20000, 1 run")
+    groups = {w.group for w in WORKLOADS.values() if w.group}
     parser.add_argument(
         "--workload",
         action="append",
-        choices=sorted(WORKLOADS),
-        help="run only this workload (repeatable)",
+        choices=sorted(WORKLOADS.keys() | groups),
+        metavar="NAME",
+        help="run only this workload or group of workloads (repeatable): "
+        + ", ".join(sorted(WORKLOADS.keys() | groups)),
+    )
+    parser.add_argument(
+        "--sse-server",
+        choices=("process", "thread"),
+        default="process",
+        help="where sse_http's loopback server runs (default: a process of its own)",
     )
     parser.add_argument(
         "--out-dir",
@@ -1273,7 +1531,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    workloads = {k: w for k, w in WORKLOADS.items() if not args.workload or k in args.workload}
+    chosen = args.workload
+    workloads = {
+        k: w for k, w in WORKLOADS.items() if not chosen or k in chosen or w.group in chosen
+    }
+    sse_bench.server_mode = args.sse_server
     versions = peer_versions()
     backend_options: dict[str, object] = {}
     if args.loop == "uvloop":

@@ -153,8 +153,17 @@ class Decoder:
         if rest:
             self._keep(rest)
         events: list[Event] = []
+        append = events.append
+        small = min(self._max_line, self._max_event)
         for block in text[:end].split("\n\n"):
-            self._read_block(block, events)
+            # The common block, one "data:" line (LLM token streams), in line;
+            # a block always starts with clean buffers, only the id persists.
+            if block[:5] == "data:" and "\n" not in block and len(block) <= small:
+                value = block[6:] if block[5:6] == " " else block[5:]
+                last_id = self.last_event_id = self._id_buffer
+                append(_make("message", value, last_id, None))
+            else:
+                self._read_block(block, events)
         return events
 
     def _keep(self, text: str) -> None:
