@@ -153,9 +153,15 @@ class Decoder:
         if rest:
             self._keep(rest)
         events: list[Event] = []
-        append = events.append
+        region = text[:end]
         small = min(self._max_line, self._max_event)
-        for block in text[:end].split("\n\n"):
+        if len(region) <= small and len(region) > 256 * (region.count("\n\n") + 1):
+            # Large blocks (within every limit): one pass over the lines is
+            # cheaper than cutting blocks first and lines then.
+            self._read_lines(region.split("\n"), events)
+            return events
+        append = events.append
+        for block in region.split("\n\n"):
             # The common block, one "data:" line (LLM token streams), in line;
             # a block always starts with clean buffers, only the id persists.
             if block[:5] == "data:" and "\n" not in block and len(block) <= small:
@@ -222,8 +228,12 @@ class Decoder:
                 raise SSELimitError("max_line_size", longest, self._max_line)
             if len(block) > self._max_event:
                 raise SSELimitError("max_event_size", len(block), self._max_event)
+        self._read_lines(block.split("\n"), events)
+
+    def _read_lines(self, lines: list[str], events: list[Event]) -> None:
+        """Apply the field rules line by line, dispatching at each blank line and at the end."""
         data = self._data
-        for line in block.split("\n"):
+        for line in lines:
             if not line:
                 self._dispatch(events)  # a blank line inside: "\n\n\n" and the like
                 data = self._data
