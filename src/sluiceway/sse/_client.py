@@ -13,7 +13,6 @@ last event ID again. Answers that are not an event stream end it with
 from __future__ import annotations
 
 import random
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -31,7 +30,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("sluiceway.sse.connect needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
 
     from .._core._scope import Scope
 
@@ -65,6 +64,7 @@ class Reconnect:
 class _Source(Node):
     """The connection loop, as the node of an EventStream."""
 
+    hands_out_own = True  # its generator goes to the consumer as it is: one hop less
     __slots__ = (
         "_client",
         "_gen",
@@ -118,76 +118,85 @@ class _Source(Node):
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     async def _events(self, client: httpx.AsyncClient) -> AsyncIterator[Event]:
+        # One generator from the socket to the consumer: each event costs one
+        # yield, not one per layer.
         opts = self._options
-        reconnect = opts["reconnect"]
+        reconnect, idle = opts["reconnect"], opts["idle_timeout"]
         attempt = 0
-        while True:
-            error: BaseException | None = None
-            delivered = False
-            try:
-                async with aclosing(self._connection(client)) as events:
-                    async for event in events:
-                        delivered = True
-                        yield event
-                if not reconnect:
-                    return  # a POST stream ends with its body
-            except httpx.TransportError as exc:
-                error = exc  # network errors reconnect, whatever the method
-            except TimeoutError as exc:  # the idle timeout
-                error = exc
-            if delivered:
-                attempt = 0  # the connection was good: start the backoff over
-            attempt += 1
-            limit = opts["max_reconnects"]
-            if limit is not None and attempt > limit:
-                if error is not None:
-                    raise error
-                return
-            delay = self._delay(attempt)
-            notify = opts["on_reconnect"]
-            if notify is not None:
-                notify(Reconnect(attempt, delay, error, self.last_event_id))
-            await anyio.sleep(delay)
+        try:
+            while True:
+                error: BaseException | None = None
+                delivered = False
+                try:
+                    response = await self._connect(client)
+                    try:
+                        decoder = Decoder(
+                            max_line_size=opts["max_line_size"],
+                            max_event_size=opts["max_event_size"],
+                            last_event_id=self.last_event_id,
+                        )
+                        chunks = response.aiter_bytes()
+                        try:
+                            while True:
+                                if idle is None:
+                                    chunk = await anext(chunks, None)
+                                else:
+                                    chunk = await self._within(idle, chunks)
+                                if chunk is None:
+                                    break
+                                events = decoder.feed(chunk)
+                                if decoder.reconnection_time is not None:
+                                    self.reconnection_time = decoder.reconnection_time
+                                for event in events:
+                                    self.last_event_id = event.id  # the consumer has it
+                                    delivered = True
+                                    yield event
+                        finally:
+                            await chunks.aclose()  # type: ignore[attr-defined]  # httpx's
+                    finally:
+                        await response.aclose()
+                    if not reconnect:
+                        return  # a POST stream ends with its body
+                except httpx.TransportError as exc:
+                    error = exc  # network errors reconnect, whatever the method
+                except TimeoutError as exc:  # the idle timeout
+                    error = exc
+                if delivered:
+                    attempt = 0  # the connection was good: start the backoff over
+                attempt += 1
+                limit = opts["max_reconnects"]
+                if limit is not None and attempt > limit:
+                    if error is not None:
+                        raise error
+                    return
+                delay = self._delay(attempt)
+                notify = opts["on_reconnect"]
+                if notify is not None:
+                    notify(Reconnect(attempt, delay, error, self.last_event_id))
+                await anyio.sleep(delay)
+        finally:
+            if self._own_client:
+                await client.aclose()
 
-    async def _connection(self, client: httpx.AsyncClient) -> AsyncGenerator[Event, None]:
+    async def _connect(self, client: httpx.AsyncClient) -> httpx.Response:
+        """Send the request; the response if it is an event stream, else SSEResponseError."""
         opts = self._options
         request = client.build_request(
             opts["method"], opts["url"], headers=self._headers(), json=opts["json"]
         )
         response = await client.send(request, stream=True, follow_redirects=True)
-        chunks: AsyncIterator[bytes] | None = None
         try:
             await self._check(response)
-            decoder = Decoder(
-                max_line_size=opts["max_line_size"],
-                max_event_size=opts["max_event_size"],
-                last_event_id=self.last_event_id,
-            )
-            chunks = response.aiter_bytes()
-            idle = opts["idle_timeout"]
-            while True:  # closed in the finally below
-                chunk: bytes | None = None
-                if idle is None:
-                    chunk = await anext(chunks, None)
-                else:
-                    with anyio.move_on_after(idle) as waited:
-                        chunk = await anext(chunks, None)
-                    if waited.cancelled_caught:
-                        raise TimeoutError(f"sse: no data from {opts['url']} for {idle:g} s")
-                if chunk is None:
-                    return
-                events = decoder.feed(chunk)
-                if decoder.reconnection_time is not None:
-                    self.reconnection_time = decoder.reconnection_time
-                for event in events:
-                    self.last_event_id = event.id  # committed: the consumer has it
-                    yield event
-        finally:
-            try:
-                if chunks is not None:
-                    await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
-            finally:
-                await response.aclose()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
+
+    async def _within(self, idle: float, chunks: AsyncIterator[bytes]) -> bytes | None:
+        """The next chunk, or TimeoutError after ``idle`` seconds without one."""
+        with anyio.move_on_after(idle):
+            return await anext(chunks, None)
+        raise TimeoutError(f"sse: no data from {self._options['url']} for {idle:g} s")
 
     async def _check(self, response: httpx.Response) -> None:
         content_type = response.headers.get("content-type", "")

@@ -149,9 +149,6 @@ class Decoder:
         self._tail_size = self._line = 0
         self._partial.clear()
         self._tail_ends_lf = False
-        rest = text[end + 2 :]
-        if rest:
-            self._keep(rest)
         events: list[Event] = []
         region = text[:end]
         small = min(self._max_line, self._max_event)
@@ -159,17 +156,20 @@ class Decoder:
             # Large blocks (within every limit): one pass over the lines is
             # cheaper than cutting blocks first and lines then.
             self._read_lines(region.split("\n"), events)
-            return events
-        append = events.append
-        for block in region.split("\n\n"):
-            # The common block, one "data:" line (LLM token streams), in line;
-            # a block always starts with clean buffers, only the id persists.
-            if block[:5] == "data:" and "\n" not in block and len(block) <= small:
-                value = block[6:] if block[5:6] == " " else block[5:]
-                last_id = self.last_event_id = self._id_buffer
-                append(_make("message", value, last_id, None))
-            else:
-                self._read_block(block, events)
+        else:
+            append = events.append
+            for block in region.split("\n\n"):
+                # The common block, one "data:" line (LLM token streams), in
+                # line; a block starts with clean buffers, only the id persists.
+                if block[:5] == "data:" and "\n" not in block and len(block) <= small:
+                    value = block[6:] if block[5:6] == " " else block[5:]
+                    last_id = self.last_event_id = self._id_buffer
+                    append(_make("message", value, last_id, None))
+                else:
+                    self._read_block(block, events)
+        rest = text[end + 2 :]
+        if rest:
+            self._keep(rest)  # after the blocks: its retry lines come later in the stream
         return events
 
     def _keep(self, text: str) -> None:
