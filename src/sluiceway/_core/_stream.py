@@ -18,7 +18,7 @@ from ..ops import (
     _workers,
 )
 from . import _sinks
-from ._callables import check_count
+from ._callables import check_count, check_seconds
 from ._codegen import NOTHING, Sink, Stage, compile_pipeline, fusable_prefix
 from ._lifecycle import Once, close_within
 from ._nodes import BatchSource, Node, OverStreams, is_iterable, node_for
@@ -419,7 +419,7 @@ class Stream(Generic[T_co]):
         stage = _batch.Batch(size)
         if timeout is None:
             return self._then(stage)
-        seconds = _flow.check_seconds(timeout, "batch", "timeout")
+        seconds = check_seconds(timeout, "batch", "timeout")
         return self._around(lambda up: _batch.TimedBatch(up, stage.size, seconds), "batch")
 
     def prefetch(self, n: int) -> Stream[T_co]:
@@ -441,7 +441,7 @@ class Stream(Generic[T_co]):
         The clock starts at each pull. The error ends the stream: the pending
         pull is cancelled and the upstream closed.
         """
-        seconds = _flow.check_seconds(seconds, "timeout")
+        seconds = check_seconds(seconds, "timeout")
         return self._around(lambda up: _flow.Timeout(up, seconds), "timeout")
 
     def tee(

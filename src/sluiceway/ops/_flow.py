@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .._core._scope import Scope
     from .._core._stream import Stream
 
-__all__ = ["Prefetch", "Throttle", "Timeout", "Window", "check_seconds"]
+__all__ = ["Prefetch", "Throttle", "Timeout", "Window"]
 
 
 class Prefetch(Pumps):
