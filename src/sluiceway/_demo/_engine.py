@@ -1,4 +1,4 @@
-"""`sluiceway demo`: real pipelines, end to end, with what they cost."""
+"""The engine's part of the demo: cleanup, speed, combinators and concurrency."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 import anyio
-import anyio.abc
 import anyio.lowlevel
 
 import sluiceway as sw
@@ -34,8 +33,8 @@ async def _to_fahrenheit(reading: dict[str, float]) -> dict[str, float]:
     return {**reading, "fahrenheit": round(reading["celsius"] * 9 / 5 + 32, 1)}
 
 
-async def run(out: TextIO) -> None:
-    """Print what each demo pipeline does and how fast the engine runs it."""
+async def basics(out: TextIO) -> None:
+    """Parts 1-3: cleanup, the batched engine against a for-loop, combinators."""
     log: list[str] = []
     out.write("1. An endless async source, cleaned up the moment we stop reading\n")
     pipeline = (
@@ -87,9 +86,6 @@ async def run(out: TextIO) -> None:
     words = sw.concat(["one", "two"], sw.from_batches([["three", "four"], ["five"]]))
     out.write(f"   concat: {await words.map(str.upper).to_list()}\n")
 
-    await _concurrency(out)
-    await _sse(out)
-
 
 async def _ticker(name: str, every: float, produced: dict[str, int]) -> AsyncIterator[str]:
     """An endless feed that counts what it has produced."""
@@ -101,7 +97,8 @@ async def _ticker(name: str, every: float, produced: dict[str, int]) -> AsyncIte
         yield f"{name}{n}"
 
 
-async def _concurrency(out: TextIO) -> None:
+async def concurrency(out: TextIO) -> None:
+    """Parts 4-6: merge backpressure, prefetch overlap, concurrent map."""
     out.write("\n4. merge with backpressure: three feeds, a slow reader, buffer=4\n")
     produced = {"fast": 0, "mid": 0, "slow": 0}
     feeds = sw.merge(
@@ -151,69 +148,4 @@ async def _concurrency(out: TextIO) -> None:
     elapsed = time.perf_counter() - start
     out.write(
         f"   {len(squares)} results in input order in {elapsed:.2f} s (one at a time: 1.0 s)\n"
-    )
-
-
-async def _sse(out: TextIO) -> None:
-    """A server on loopback streams tokens and hangs up mid-event; the client resumes."""
-    try:
-        from .sse import Reconnect, connect
-    except ImportError:
-        out.write("\n7. Server-Sent Events: skipped (pip install 'sluiceway[http]')\n")
-        return
-    out.write("\n7. Server-Sent Events: the server hangs up mid-event; the client resumes\n")
-    words = [
-        "streams",
-        "arrive",
-        "over",
-        "time",
-        "and",
-        "a",
-        "good",
-        "client",
-        "never",
-        "loses",
-        "one",
-        "of",
-        "them",
-    ]
-    connections: list[str] = []
-
-    async def serve(client: anyio.abc.SocketStream) -> None:
-        async with client:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += await client.receive()
-            last = ""
-            for line in request.decode("latin-1").split("\r\n"):
-                name, _, value = line.partition(":")
-                if name.lower() == "last-event-id":
-                    last = value.strip()
-            connections.append(last)
-            start = int(last) + 1 if last else 0
-            head = (
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-            )
-            await client.send(head + b"retry: 50\n\n")
-            for n in range(start, len(words)):
-                await client.send(f"id: {n}\ndata: {words[n]}\n\n".encode())
-                await anyio.sleep(0.01)
-                if n == 4 and not last:
-                    await client.send(b"id: 99\ndata: half an eve")
-                    return  # hang up without finishing the event
-
-    notices: list[Reconnect] = []
-    tokens: list[str] = []
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, serve)
-        stream = connect(f"http://127.0.0.1:{port}/tokens", on_reconnect=notices.append)
-        tokens = await stream.map(lambda event: event.data).take(len(words)).to_list()
-        tg.cancel_scope.cancel()
-    out.write(f"   {' '.join(tokens)}\n")
-    out.write(
-        f"   {len(tokens)} tokens, none lost or repeated; {len(connections)} connections, "
-        f"resumed with Last-Event-ID {notices[0].last_event_id!r} "
-        f"after {notices[0].delay * 1000:.0f} ms\n"
     )

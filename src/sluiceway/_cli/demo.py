@@ -1,0 +1,34 @@
+"""`sluiceway demo`: real pipelines, end to end."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import anyio
+
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+
+def register(commands: Any) -> None:
+    demo: argparse.ArgumentParser = commands.add_parser(
+        "demo", help="run real pipelines and show what they do"
+    )
+    demo.add_argument(
+        "--backend",
+        choices=["asyncio", "uvloop", "trio"],
+        default="asyncio",
+        help="event loop to run on (default: asyncio)",
+    )
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from .. import _demo
+
+    backend, options = args.backend, {}
+    if backend == "uvloop":
+        backend, options = "asyncio", {"use_uvloop": True}
+    anyio.run(_demo.run, sys.stdout, backend=backend, backend_options=options)
