@@ -95,25 +95,30 @@ def _scalar(value: object, path: str) -> str:
     return str(value)
 
 
-_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*?(?:=\s*(?:\"(?:[^\"\\]|\\.)*\"|[^;,]*))?)*)")
-_PARAM = re.compile(r";\s*([^\s=;,]+)\s*(?:=\s*(\"(?:[^\"\\]|\\.)*\"|[^;,]*))?")
+_PARAM = re.compile(r'\s*;\s*([^\s=;,]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;,]*))?')
 
 
 def parse_link_header(value: str) -> list[tuple[str, dict[str, str]]]:
     """The links of an RFC 8288 ``Link`` header: ``[(target, {param: value}), ...]``.
 
     Parameter names are lower-cased; quoted values are unquoted; commas
-    inside quotes do not split links.
+    inside quotes do not split links. Text that is not a link is skipped.
     """
     links: list[tuple[str, dict[str, str]]] = []
-    for match in _LINK.finditer(value):
+    at = 0
+    while (start := value.find("<", at)) >= 0:
+        end = value.find(">", start)
+        if end < 0:
+            break
         params: dict[str, str] = {}
-        for name, raw in _PARAM.findall(match.group(2)):
-            text = raw.strip()
-            if len(text) >= 2 and text[0] == text[-1] == '"':
-                text = re.sub(r"\\(.)", r"\1", text[1:-1])
-            params.setdefault(name.lower(), text)
-        links.append((match.group(1).strip(), params))
+        at = end + 1
+        while match := _PARAM.match(value, at):
+            name, raw = match.group(1), (match.group(2) or "").strip()
+            if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+                raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            params.setdefault(name.lower(), raw)
+            at = match.end()
+        links.append((value[start + 1 : end].strip(), params))
     return links
 
 
