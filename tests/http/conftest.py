@@ -5,6 +5,7 @@ Every route serves the same ``TOTAL`` items (``{"id": "it000", "n": 0}``, ...)
 paginator carries from page to page:
 
 - ``delay``: seconds the server waits before answering (latency);
+- ``token``: answer 401 unless the request has this ``X-Token`` header;
 - ``key``: the test's own name, so faults fire once per test and the log
   of requests can be read back (``server.requests(key)``);
 - ``fail=KIND@PAGE`` (repeatable): on the PAGE-th page (0-based), the first
@@ -55,6 +56,9 @@ def make_app(log: Log) -> Starlette:
         with log.lock:
             log.urls[key].append(str(request.url))
             log.times[key].append(time.monotonic())
+        token = q.get("token")
+        if token is not None and request.headers.get("x-token") != token:
+            return PlainTextResponse("who are you?", status_code=401)
         delay = float(q.get("delay", "0"))
         if delay:
             await asyncio.sleep(delay)

@@ -110,6 +110,12 @@ class TestStyles:
         assert all("extra=1" in url for url in requests)
         assert "page=5" in requests[-1]
 
+    async def test_the_urls_own_query_persists(self, api: Server, key: str) -> None:
+        """Parameters written in the first URL persist like params= ones."""
+        first = httpx.URL(f"{api.url}/drf", params={"key": key, "extra": "2"})
+        assert await paginate(None, first, strategy=NextUrl()).to_list() == ITEMS
+        assert all("extra=2" in url for url in api.requests(key))
+
     async def test_page_number_stops_at_an_empty_page(self, api: Server, key: str) -> None:
         """Without a total, page numbers go on until an empty page."""
         await open_(api, "page_number", key).to_list()

@@ -693,7 +693,7 @@ def paginate(
     opts = _Options(
         strategy=chosen,
         base=base,
-        params=query,
+        params=base.params,  # the query of the URL too: all persist
         headers=dict(headers or {}),
         max_pages=max_pages,
         max_items=max_items,
