@@ -45,10 +45,8 @@ async def part(out: TextIO) -> None:
             body = json.dumps(
                 {"data": list(range(start, end)), "next_cursor": str(end) if end < ITEMS else None}
             ).encode()
-            head = (
-                f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-            )
-            await client.send(head.encode() + b"\r\nConnection: close\r\n\r\n" + body)
+            ok = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+            await client.send(ok.encode() + b"\r\nConnection: close\r\n\r\n" + body)
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
@@ -87,14 +85,15 @@ async def part(out: TextIO) -> None:
         rest = await paginate(
             None, url, strategy=BodyCursor(), params={"run": "throttled"}, resume=json.loads(saved)
         ).to_list()
+        where = urlsplit(str(position["url"]))
+        out.write(
+            f"   a 429 with Retry-After: {notices[0].delay:g} on page 4 was waited out; stopped "
+            f"after {len(got)} items (max_pages=4), position saved: "
+            f"next {where.path}?{where.query}\n"
+        )
+        whole = got + rest
+        out.write(
+            f"   resumed from it: {len(rest)} more items; {len(whole)} in all, "
+            f"{'none lost or repeated' if whole == list(range(ITEMS)) else 'MISMATCH'}\n"
+        )
         tg.cancel_scope.cancel()
-    where = urlsplit(position["url"])
-    out.write(
-        f"   a 429 with Retry-After: {notices[0].delay:g} on page 4 was waited out; stopped "
-        f"after {len(got)} items (max_pages=4), position saved: next {where.path}?{where.query}\n"
-    )
-    whole = got + rest
-    out.write(
-        f"   resumed from it: {len(rest)} more items; {len(whole)} in all, "
-        f"{'none lost or repeated' if whole == list(range(ITEMS)) else 'MISMATCH'}\n"
-    )
