@@ -244,9 +244,19 @@ class TestPipelining:
         got = [item async for item in open_(api, "next_url", key, prefetch=0)]
         assert got == ITEMS
 
-    async def test_read_ahead_needs_async_with(self, api: Server, key: str) -> None:
-        """With read-ahead, iterating outside async with is refused before the first item."""
+    async def test_a_bare_async_for_fetches_in_turn(self, api: Server, key: str) -> None:
+        """Without async with there is no scope for read-ahead: pages come one after another."""
         stream = open_(api, "next_url", key)
+        got = [await anext(stream)]
+        await anyio.sleep(0.3)
+        assert len(api.requests(key)) == 1
+        got += [item async for item in stream]
+        assert got == ITEMS
+        assert stream.position["items"] == TOTAL
+
+    async def test_operators_after_it_need_async_with(self, api: Server, key: str) -> None:
+        """Once an operator took the paginator over, read-ahead asks for async with."""
+        stream = open_(api, "next_url", key).map(lambda item: item["n"])
         with pytest.raises(sw.StreamNotEnteredError):
             await anext(stream)
         await stream.aclose()
@@ -514,10 +524,21 @@ class TestResume:
         with pytest.raises(CrossOriginError):
             open_(api, "link_header", key, resume=tampered)
 
-    async def test_resume_checks_its_input(self, api: Server, key: str) -> None:
+    @pytest.mark.parametrize("saved", [{"url": "x"}, "{not json", {"v": 99}])
+    async def test_resume_checks_its_input(self, api: Server, key: str, saved: Any) -> None:
         """Something that is not a position is a ValueError at the call."""
         with pytest.raises(ValueError, match="not a saved position"):
-            open_(api, "link_header", key, resume={"url": "x"})
+            open_(api, "link_header", key, resume=saved)
+
+    async def test_a_paginator_closed_unstarted_sends_nothing(
+        self, api: Server, key: str
+    ) -> None:
+        """Entered and left, or closed, without iterating: no request, nothing left open."""
+        stream = open_(api, "link_header", key)
+        async with stream:
+            pass
+        await open_(api, "link_header", key).aclose()
+        assert api.requests(key) == []
 
 
 class TestArguments:

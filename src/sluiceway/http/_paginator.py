@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("sluiceway.http needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 
     from .._core._scope import Scope
 
@@ -475,20 +475,47 @@ class _PageSource(Node):
 
 
 class _Paginate(OverStreams):
-    """Pages (read ahead or not) to the consumer: their items as batches, or whole."""
+    """Pages (read ahead or not) to the consumer: their items as batches, or whole.
 
-    __slots__ = ("batched", "fetcher", "position")
+    The page stream is built when the consumer starts: read ahead under the
+    engine's ``prefetch`` when there is a scope to run it in, or one page after
+    another when a bare ``async for`` iterates the paginator (``sequential``).
+    """
 
-    def __init__(self, pages: Stream[Page], fetcher: _Fetcher, position: dict[str, Any]) -> None:
-        super().__init__([pages])
+    __slots__ = ("_prefetch", "_source", "batched", "fetcher", "position", "sequential")
+
+    def __init__(
+        self, source: _PageSource, prefetch: int, fetcher: _Fetcher, position: dict[str, Any]
+    ) -> None:
+        super().__init__([])
+        self._source = source
+        self._prefetch = prefetch
         self.batched = True
         self.fetcher = fetcher
         #: The position after the last page the consumer was given all of.
         self.position = position
+        #: Iterated without a scope: no read-ahead.
+        self.sequential = False
+
+    @property
+    def needs_scope(self) -> bool:  # type: ignore[override]  # decided by the options
+        return self._prefetch > 0 and not self.sequential
 
     def run(self, scope: Scope | None) -> AsyncIterator[Any]:
-        pages = self._inputs[0]._engine(False, scope, raw=True)  # pyright: ignore[reportPrivateUsage]
+        stream: Stream[Page] = Stream._from(self._source)  # pyright: ignore[reportPrivateUsage]
+        if scope is not None and self.needs_scope:
+            stream = stream.prefetch(self._prefetch - 1)
+        self._inputs.append(stream)
+        pages = stream._engine(False, scope, raw=True)  # pyright: ignore[reportPrivateUsage]
         return self._items(pages) if self.batched else self._whole(pages)
+
+    async def _release(self) -> None:
+        try:
+            await super()._release()
+        finally:
+            if not self._inputs:
+                # Never started: no page stream owns the source to close it.
+                await self._source.aclose()
 
     async def _items(self, pages: AsyncIterator[Page]) -> AsyncIterator[list[Any]]:
         # The engine pulls the next batch only when the consumer wants the item
@@ -508,7 +535,7 @@ class _Paginate(OverStreams):
             yield page
 
     def describe(self) -> str:
-        return repr(self._inputs[0])
+        return self._source.describe()
 
 
 class PaginatedStream(Stream[T_co]):
@@ -520,6 +547,10 @@ class PaginatedStream(Stream[T_co]):
     paginator fetched in the background, so resuming with
     ``paginate(..., resume=position)`` never skips an item; items of a page
     only partly read when the stream stopped come again.
+
+    Inside ``async with`` or through a terminal operation the next pages are
+    fetched in the background (``prefetch``); iterated with a bare
+    ``async for``, the paginator itself fetches one page after another instead.
     """
 
     __slots__ = ()
@@ -529,6 +560,20 @@ class PaginatedStream(Stream[T_co]):
         node = self._node
         assert isinstance(node, _Paginate)
         return node
+
+    def _bare(self) -> None:
+        """Iterated with a bare ``async for`` (no scope): fetch one page after another."""
+        if self._scope is None and self._agen is None:
+            self._paginator.sequential = True
+
+    def __aiter__(self) -> AsyncIterator[T_co]:
+        self._bare()
+        return super().__aiter__()
+
+    def __anext__(self) -> Awaitable[T_co]:
+        if self._agen is None:
+            self._bare()
+        return super().__anext__()
 
     @property
     def position(self) -> dict[str, Any]:
@@ -563,10 +608,15 @@ def _start(opts: _Options, resume: Mapping[str, Any] | str | None) -> dict[str, 
             "pages": 0,
             "items": 0,
         }
-    saved: Any = json.loads(resume) if isinstance(resume, str) else resume
+    try:
+        saved: Any = json.loads(resume) if isinstance(resume, str) else resume
+    except ValueError:
+        raise ValueError("paginate(): resume= is not a saved position (not JSON)") from None
     try:
         if saved["v"] != _POSITION_VERSION:
-            raise ValueError(f"unknown position version {saved['v']!r}")
+            raise ValueError(
+                f"paginate(): resume= is not a saved position (version {saved['v']!r})"
+            )
         call = None
         if saved["url"] is not None:
             content = saved.get("content")
@@ -709,11 +759,8 @@ def paginate(
     initial = fetcher.position(
         start["call"], start["state"], start["skip"], start["pages"], start["items"]
     )
-    pages_stream: Stream[Page] = Stream._from(_PageSource(fetcher))  # pyright: ignore[reportPrivateUsage]
-    if prefetch:
-        pages_stream = pages_stream.prefetch(prefetch - 1)
     stream: PaginatedStream[Any] = PaginatedStream._from(  # type: ignore[assignment]
-        _Paginate(pages_stream, fetcher, initial)
+        _Paginate(_PageSource(fetcher), prefetch, fetcher, initial)
     )
     return stream
 
