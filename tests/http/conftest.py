@@ -4,7 +4,8 @@ Every route serves the same ``TOTAL`` items (``{"id": "it000", "n": 0}``, ...)
 ``size`` at a time (default 5), and takes these query parameters, which the
 paginator carries from page to page:
 
-- ``delay``: seconds the server waits before answering (latency);
+- ``delay``: seconds the server waits before answering (latency); the most
+  requests of one key in that wait at once is kept (``server.most_inflight``);
 - ``token``: answer 401 unless the request has this ``X-Token`` header;
 - ``key``: the test's own name, so faults fire once per test and the log
   of requests can be read back (``server.requests(key)``);
@@ -44,6 +45,8 @@ class Log:
         self.urls: dict[str, list[str]] = defaultdict(list)
         self.times: dict[str, list[float]] = defaultdict(list)
         self.fired: set[tuple[str, str, int]] = set()
+        self.inflight: dict[str, int] = defaultdict(int)
+        self.most_inflight: dict[str, int] = defaultdict(int)
 
 
 def make_app(log: Log) -> Starlette:
@@ -61,7 +64,14 @@ def make_app(log: Log) -> Starlette:
             return PlainTextResponse("who are you?", status_code=401)
         delay = float(q.get("delay", "0"))
         if delay:
-            await asyncio.sleep(delay)
+            with log.lock:
+                log.inflight[key] += 1
+                log.most_inflight[key] = max(log.most_inflight[key], log.inflight[key])
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                with log.lock:
+                    log.inflight[key] -= 1
         ra = q.get("ra", "1")
         for spec in q.getlist("fail"):
             kind, _, at = spec.partition("@")
@@ -164,9 +174,14 @@ def make_app(log: Log) -> Starlette:
         return await answer(request, page - 1, body, {})
 
     async def offset(request: Request) -> Response:
-        """?offset=&limit= (limit capped at 7): {"items": [...], "total": 23}."""
+        """?offset=&limit= (limit capped at 7): {"items": [...], "total": 23}.
+
+        With ``short=K`` the page at offset K holds one item less than asked.
+        """
         start = int(request.query_params.get("offset", "0"))
         limit = min(int(request.query_params.get("limit", "5")), 7)
+        if request.query_params.get("short") == str(start):
+            limit -= 1
         body = {"items": ITEMS[start : start + limit], "total": TOTAL}
         return await answer(request, start // 5, body, {})
 
@@ -228,6 +243,11 @@ class Server:
     def requests(self, key: str) -> list[str]:
         with self.log.lock:
             return list(self.log.urls[key])
+
+    def most_inflight(self, key: str) -> int:
+        """The most requests of this key the server was answering at once (with ``delay``)."""
+        with self.log.lock:
+            return self.log.most_inflight[key]
 
     def times(self, key: str) -> list[float]:
         with self.log.lock:

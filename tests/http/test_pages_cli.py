@@ -116,6 +116,28 @@ class TestPagesCommand:
         assert allowed.returncode == 0, allowed.stderr
         assert lines(allowed) == ITEMS
 
+    def test_pages_in_parallel(self, api: Server) -> None:
+        """--total with --concurrency fetches pages in parallel; the output keeps the order."""
+        out = sluiceway(
+            "pages",
+            api.url + "/numbered",
+            "--items",
+            "data",
+            "--page-param",
+            "page",
+            "--total",
+            "meta.total",
+            "--concurrency",
+            "4",
+        )
+        assert out.returncode == 0, out.stderr
+        assert lines(out) == ITEMS
+        usage = sluiceway(
+            "pages", api.url + "/numbered", "--page-param", "page", "--concurrency", "2"
+        )
+        assert usage.returncode == 2
+        assert "--concurrency needs --total" in usage.stderr
+
     def test_a_style_is_required(self, api: Server) -> None:
         """Without a style option it is a usage error (exit 2)."""
         out = sluiceway("pages", api.url + "/github")

@@ -262,6 +262,120 @@ class TestPipelining:
         await stream.aclose()
 
 
+class TestFanOut:
+    @pytest.mark.parametrize(
+        "strategy",
+        [
+            PageNumber(items="data", total_pages="meta.pages"),
+            PageNumber(items="data", total="meta.total"),
+        ],
+    )
+    async def test_page_numbers_in_parallel(
+        self, api: Server, key: str, strategy: PageNumber
+    ) -> None:
+        """With the total known, the pages after the first are fetched at once, items in order."""
+        stream = paginate(
+            None,
+            f"{api.url}/numbered",
+            strategy=strategy,
+            params={"key": key, "delay": 0.2},
+            concurrency=4,
+        )
+        assert await stream.to_list() == ITEMS
+        assert len(api.requests(key)) == 5
+        assert 2 <= api.most_inflight(key) <= 4
+
+    async def test_the_width_bounds_the_requests(self, api: Server, key: str) -> None:
+        """concurrency=2: never more than two page requests at once."""
+        stream = paginate(
+            None,
+            f"{api.url}/offset",
+            strategy=Offset(items="items", limit=5, total="total"),
+            params={"key": key, "delay": 0.1},
+            concurrency=2,
+        )
+        assert await stream.to_list() == ITEMS
+        assert api.most_inflight(key) == 2
+
+    async def test_offsets_follow_a_capped_limit(self, api: Server, key: str) -> None:
+        """Asked for 10, given 7: the parallel offsets step by 7."""
+        stream = paginate(
+            None,
+            f"{api.url}/offset",
+            strategy=Offset(items="items", limit=10, total="total"),
+            params={"key": key},
+            concurrency=3,
+        )
+        assert await stream.to_list() == ITEMS
+        offsets = sorted(int(httpx.URL(url).params["offset"]) for url in api.requests(key))
+        assert offsets == [0, 7, 14, 21]
+
+    async def test_an_unexpected_page_ends_the_parallel_fetching(
+        self, api: Server, key: str
+    ) -> None:
+        """A short page in the middle: paging goes on one at a time from where it really is."""
+        stream = paginate(
+            None,
+            f"{api.url}/offset",
+            strategy=Offset(items="items", limit=5, total="total"),
+            params={"key": key, "short": 10},
+            concurrency=3,
+        )
+        assert await stream.to_list() == ITEMS
+        offsets = [int(httpx.URL(url).params["offset"]) for url in api.requests(key)]
+        # 15 and 20 were asked for in parallel; after the short page at 10 (4 items)
+        # the paging goes on in turn from where it really is.
+        assert offsets[-2:] == [14, 19]
+        assert 15 in offsets
+
+    async def test_a_failure_comes_in_its_turn(self, api: Server, key: str) -> None:
+        """A bad page fetched in parallel raises after the items of the pages before it."""
+        got, error = await collect(
+            paginate(
+                None,
+                f"{api.url}/numbered",
+                strategy=PageNumber(items="data", total_pages="meta.pages"),
+                params={"key": key, "fail": "html@3"},
+                concurrency=4,
+            )
+        )
+        assert isinstance(error, BadPageError)
+        assert got == ITEMS[:15]
+
+    async def test_resume_and_limits_with_fan_out(self, api: Server, key: str) -> None:
+        """max_pages and resume work the same in parallel."""
+        options: dict[str, Any] = {
+            "strategy": PageNumber(items="data", total="meta.total"),
+            "params": {"key": key},
+            "concurrency": 3,
+        }
+        first = paginate(None, f"{api.url}/numbered", max_pages=3, **options)
+        assert await first.to_list() == ITEMS[:15]
+        assert len(api.requests(key)) == 3
+        rest = paginate(None, f"{api.url}/numbered", resume=first.position, **options)
+        assert await rest.to_list() == ITEMS[15:]
+
+    async def test_only_with_a_known_total(self) -> None:
+        """concurrency > 1 without a total (or with a cursor) is a ValueError at the call."""
+        for strategy in (PageNumber(), Offset(), BodyCursor(), LinkHeader()):
+            with pytest.raises(ValueError, match="known total"):
+                paginate(None, "http://127.0.0.1/", strategy=strategy, concurrency=2)
+
+    async def test_fan_out_needs_async_with(self, api: Server, key: str) -> None:
+        """Its tasks need the stream's scope: a bare async for is refused before any request."""
+        stream = paginate(
+            None,
+            f"{api.url}/numbered",
+            strategy=PageNumber(items="data", total="meta.total"),
+            params={"key": key},
+            concurrency=2,
+        )
+        with pytest.raises(sw.StreamNotEnteredError):
+            await anext(stream)
+        await stream.aclose()
+        assert api.requests(key) == []
+
+
 class TestResilience:
     async def test_retry_after_one_second(self, api: Server, key: str) -> None:
         """A 429 with Retry-After: 1 waits about a second, then goes on: no item lost or twice."""
@@ -530,9 +644,7 @@ class TestResume:
         with pytest.raises(ValueError, match="not a saved position"):
             open_(api, "link_header", key, resume=saved)
 
-    async def test_a_paginator_closed_unstarted_sends_nothing(
-        self, api: Server, key: str
-    ) -> None:
+    async def test_a_paginator_closed_unstarted_sends_nothing(self, api: Server, key: str) -> None:
         """Entered and left, or closed, without iterating: no request, nothing left open."""
         stream = open_(api, "link_header", key)
         async with stream:

@@ -66,6 +66,11 @@ def register(commands: Any) -> None:
         "--limit", type=int, default=100, metavar="N", help="with --offset-param (default: 100)"
     )
     style.add_argument(
+        "--total",
+        metavar="PATH",
+        help="with --page-param or --offset-param: the total number of items at PATH",
+    )
+    style.add_argument(
         "--limit-param",
         metavar="NAME",
         default="limit",
@@ -79,6 +84,13 @@ def register(commands: Any) -> None:
     )
     pages.add_argument(
         "--prefetch", type=int, default=1, metavar="N", help="pages fetched ahead (default: 1)"
+    )
+    pages.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --total: fetch up to N pages in parallel (default: 1)",
     )
     pages.add_argument("--rate", type=float, metavar="N", help="at most N requests per second")
     pages.add_argument(
@@ -102,6 +114,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
             parser.error(f"--{name.replace('_', '-')} must be >= 0")
     if args.limit < 1:
         parser.error("--limit must be >= 1")
+    if args.concurrency < 1:
+        parser.error("--concurrency must be >= 1")
+    if args.concurrency > 1 and args.total is None:
+        parser.error("--concurrency needs --total (and --page-param or --offset-param)")
     if args.rate is not None and not args.rate > 0:
         parser.error("--rate must be > 0")
     resume = _load(args.resume)
@@ -121,10 +137,16 @@ def _strategy(args: argparse.Namespace) -> Any:
     if args.next_url is not None:
         return NextUrl(items=items, next=args.next_url)
     if args.page_param is not None:
-        return PageNumber(items=items, param=args.page_param, start=args.page_start)
+        return PageNumber(
+            items=items, param=args.page_param, start=args.page_start, total=args.total
+        )
     if args.offset_param is not None:
         return Offset(
-            items=items, param=args.offset_param, limit_param=args.limit_param, limit=args.limit
+            items=items,
+            param=args.offset_param,
+            limit_param=args.limit_param,
+            limit=args.limit,
+            total=args.total,
         )
     return LinkHeader(items=items)
 
@@ -200,6 +222,7 @@ async def _pages(
         retry=Retry(attempts=args.retries),
         rate=args.rate,
         allow_hosts=args.allow_host,
+        concurrency=args.concurrency,
     )
     out = sys.stdout
     progress = _Progress(sys.stderr)

@@ -13,8 +13,11 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
 
 from .._core._callables import check_count
 from .._core._lifecycle import Once
@@ -34,6 +37,8 @@ from ._strategies import (
     Custom,
     LinkHeader,
     NextUrl,
+    Offset,
+    PageNumber,
     PathError,
     Reply,
     Step,
@@ -147,6 +152,7 @@ class _Options:
     max_empty_pages: int | None
     allow_hosts: frozenset[str]
     on_retry: Callable[[Retrying], object] | None
+    concurrency: int
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -213,8 +219,15 @@ class _Fetcher:
                     url = url.copy_add_param(name, value)
         return url
 
-    async def pages(self) -> AsyncIterator[Page]:
-        """Fetch page after page, from the start (or the resumed position) to the end."""
+    async def pages(self, scope: Scope | None = None) -> AsyncIterator[Page]:
+        """Fetch page after page, from the start (or the resumed position) to the end.
+
+        With ``concurrency > 1`` (and a ``scope`` to run tasks in), the pages
+        after the first are fetched ahead in parallel once the first page's
+        total says which they are; each still goes through the same checks in
+        order, and a page that is not the one predicted (the data changed, a
+        short page) ends the parallel fetching: paging goes on one at a time.
+        """
         opts, start = self.opts, self.start
         if self._client is None:
             self._client = httpx.AsyncClient(follow_redirects=True)
@@ -226,53 +239,121 @@ class _Fetcher:
         items_done: int = start["items"]
         fetched = delivered = empty_run = 0
         seen: set[tuple[str, str, bytes | None]] = set()
-        while call is not None:
-            if opts.max_pages is not None and fetched >= opts.max_pages:
-                return
-            if opts.max_items is not None and delivered >= opts.max_items:
-                return
-            seen.add(call.key)
-            response, raw = await self._fetch(client, call)
-            fetched += 1
-            url = str(response.url)
+        ahead: AsyncIterator[tuple[_Call, httpx.Response, bytes]] | None = None
+        try:
+            while call is not None:
+                if opts.max_pages is not None and fetched >= opts.max_pages:
+                    return
+                if opts.max_items is not None and delivered >= opts.max_items:
+                    return
+                seen.add(call.key)
+                got = None if ahead is None else await anext(ahead, None)
+                if got is not None and got[0].key == call.key:
+                    _, response, raw = got
+                else:
+                    if ahead is not None:  # not the page predicted: on one at a time
+                        await ahead.aclose()  # type: ignore[attr-defined]  # our generator
+                        ahead = None
+                    response, raw = await self._fetch(client, call)
+                fetched += 1
+                url = str(response.url)
+                try:
+                    body = json.loads(raw)
+                except ValueError as exc:
+                    raise BadPageError(
+                        f"the body is not JSON ({exc})", url=url, path=None, body=_text(raw)
+                    ) from None
+                try:
+                    items = items_at(body, opts.strategy.items)
+                    step, custom = self._step(response, body, items, state)
+                    if fetched == 1 and scope is not None and opts.concurrency > 1:
+                        ahead = self._ahead(client, scope, self._plan(body, step, len(items)))
+                except PathError as exc:
+                    raise BadPageError(
+                        exc.reason, url=url, path=exc.path, body=_text(raw)
+                    ) from None
+                nxt: _Call | None = None
+                failure: Exception | None = None
+                try:
+                    nxt = self._next_call(step, custom, seen)
+                    empty_run = self._count_empty(items, step, nxt, empty_run, url)
+                except (CrossOriginError, RepeatedPageError, EmptyPagesError) as exc:
+                    failure = exc  # raised once this page's items are delivered
+                if skip:
+                    items = items[skip:]
+                truncated = False
+                if opts.max_items is not None and delivered + len(items) > opts.max_items:
+                    items = items[: opts.max_items - delivered]
+                    truncated = True
+                delivered += len(items)
+                pages_done += 1
+                items_done += len(items)
+                if truncated:
+                    # Resume inside this page: fetch it again and skip what was delivered.
+                    position = self.position(call, state, skip + len(items), pages_done, items_done)
+                else:
+                    position = self.position(nxt, step.state, 0, pages_done, items_done)
+                yield Page(items, response, body, position, pages_done)
+                if failure is not None:
+                    raise failure
+                if truncated:
+                    return
+                call, state, skip = nxt, step.state, 0
+        finally:
+            if ahead is not None:
+                await ahead.aclose()  # type: ignore[attr-defined]  # our own async generator
+
+    def _plan(self, body: Any, step: Step, per_page: int) -> list[_Call]:
+        """The requests of the pages after the first, as far as the limits let them go."""
+        strategy, opts = self.opts.strategy, self.opts
+        if step.url is None or per_page == 0 or not isinstance(strategy, PageNumber | Offset):
+            return []
+        urls = strategy.plan(body, step, per_page, opts.base)
+        if opts.max_pages is not None:
+            urls = urls[: max(opts.max_pages - 1, 0)]
+        if opts.max_items is not None:
+            urls = urls[: -(-max(opts.max_items - per_page, 0) // per_page)]
+        return [_Call("GET", url) for url in urls]
+
+    async def _ahead(
+        self, client: httpx.AsyncClient, scope: Scope, calls: list[_Call]
+    ) -> AsyncIterator[tuple[_Call, httpx.Response, bytes]]:
+        """Fetch ``calls`` in tasks of ``scope``, at most ``concurrency`` held at once, in order.
+
+        A task never raises: its failure is kept and raised here, in the
+        page's turn, after the pages before it.
+        """
+        width = self.opts.concurrency
+        todo = iter(calls)
+        slots: deque[_Slot] = deque()
+        try:
+            while True:
+                while len(slots) < width and (nxt := next(todo, None)) is not None:
+                    slot = _Slot(nxt)
+                    slots.append(slot)
+                    scope.spawn(self._fetch_into, client, slot)
+                if not slots:
+                    return
+                slot = slots[0]
+                await slot.done.wait()
+                slots.popleft()
+                if slot.error is not None:
+                    raise slot.error
+                assert slot.response is not None
+                yield slot.call, slot.response, slot.raw
+        finally:
+            for slot in slots:
+                slot.cancel.cancel()
+
+    async def _fetch_into(self, client: httpx.AsyncClient, slot: _Slot) -> None:
+        """A fan-out task: one page into its slot, or the failure."""
+        with slot.cancel:
             try:
-                body = json.loads(raw)
-            except ValueError as exc:
-                raise BadPageError(
-                    f"the body is not JSON ({exc})", url=url, path=None, body=_text(raw)
-                ) from None
-            try:
-                items = items_at(body, opts.strategy.items)
-                step, custom = self._step(response, body, items, state)
-            except PathError as exc:
-                raise BadPageError(exc.reason, url=url, path=exc.path, body=_text(raw)) from None
-            nxt: _Call | None = None
-            failure: Exception | None = None
-            try:
-                nxt = self._next_call(step, custom, seen)
-                empty_run = self._count_empty(items, step, nxt, empty_run, url)
-            except (CrossOriginError, RepeatedPageError, EmptyPagesError) as exc:
-                failure = exc  # raised once this page's items are delivered
-            if skip:
-                items = items[skip:]
-            truncated = False
-            if opts.max_items is not None and delivered + len(items) > opts.max_items:
-                items = items[: opts.max_items - delivered]
-                truncated = True
-            delivered += len(items)
-            pages_done += 1
-            items_done += len(items)
-            if truncated:
-                # Resume inside this page: fetch it again and skip what was delivered.
-                position = self.position(call, state, skip + len(items), pages_done, items_done)
-            else:
-                position = self.position(nxt, step.state, 0, pages_done, items_done)
-            yield Page(items, response, body, position, pages_done)
-            if failure is not None:
-                raise failure
-            if truncated:
-                return
-            call, state, skip = nxt, step.state, 0
+                slot.response, slot.raw = await self._fetch(client, slot.call)
+            except Exception as exc:
+                slot.error = exc
+            finally:
+                slot.done.set()
 
     def _step(
         self, response: httpx.Response, body: Any, items: list[Any], state: dict[str, Any]
@@ -448,6 +529,20 @@ class _Fetcher:
         )
 
 
+class _Slot:
+    """One page fetched ahead by a fan-out task."""
+
+    __slots__ = ("call", "cancel", "done", "error", "raw", "response")
+
+    def __init__(self, call: _Call) -> None:
+        self.call = call
+        self.cancel = anyio.CancelScope()
+        self.done = anyio.Event()
+        self.response: httpx.Response | None = None
+        self.raw = b""
+        self.error: Exception | None = None
+
+
 class _PageSource(Node):
     """The fetch loop, as the node of the page stream."""
 
@@ -459,8 +554,12 @@ class _PageSource(Node):
         self._fetcher = fetcher
         self._gen: AsyncIterator[Page] | None = None
 
+    @property
+    def needs_scope(self) -> bool:  # type: ignore[override]  # fan-out runs tasks
+        return self._fetcher.opts.concurrency > 1
+
     def open(self, scope: Scope | None) -> AsyncIterator[Page]:
-        self._gen = self._fetcher.pages()
+        self._gen = self._fetcher.pages(scope)
         return self._gen
 
     async def _release(self) -> None:
@@ -499,7 +598,7 @@ class _Paginate(OverStreams):
 
     @property
     def needs_scope(self) -> bool:  # type: ignore[override]  # decided by the options
-        return self._prefetch > 0 and not self.sequential
+        return (self._prefetch > 0 and not self.sequential) or self._source.needs_scope
 
     def run(self, scope: Scope | None) -> AsyncIterator[Any]:
         stream: Stream[Page] = Stream._from(self._source)  # pyright: ignore[reportPrivateUsage]
@@ -652,6 +751,7 @@ def paginate(
     max_empty_pages: int | None = DEFAULT_MAX_EMPTY_PAGES,
     allow_hosts: Iterable[str] = (),
     on_retry: Callable[[Retrying], object] | None = None,
+    concurrency: int = 1,
 ) -> PaginatedStream[Any]:
     """The items of every page of a paginated HTTP API, as one stream.
 
@@ -691,6 +791,10 @@ def paginate(
             origin (scheme, host and port); any other raises
             :class:`~sluiceway.errors.CrossOriginError`.
         on_retry: called with a :class:`Retrying` before each wait.
+        concurrency: with :class:`PageNumber` or :class:`Offset` and a total
+            path (``total=``, ``total_pages=``), fetch up to this many of the
+            pages after the first in parallel (the first page's total says
+            which there are); items still come in page order. 1: one at a time.
 
     Returns:
         A :class:`PaginatedStream` of the items; ``.pages()`` gives whole
@@ -729,6 +833,15 @@ def paginate(
         isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0  # pyright: ignore[reportUnnecessaryIsInstance]
     ):
         raise ValueError(f"paginate() expects rate > 0 requests per second, got {rate!r}")
+    check_count(concurrency, "paginate", "concurrency", minimum=1)
+    if concurrency > 1 and not (
+        (isinstance(chosen, PageNumber) and (chosen.total or chosen.total_pages))
+        or (isinstance(chosen, Offset) and chosen.total)
+    ):
+        raise ValueError(
+            "paginate(): concurrency > 1 needs PageNumber(total=... or total_pages=...) or "
+            "Offset(total=...): only a known total tells which pages to fetch in parallel"
+        )
     if isinstance(allow_hosts, str):
         raise TypeError("paginate() expects allow_hosts to be a list of host names, not a string")
     query = httpx.QueryParams(params or {})  # type: ignore[arg-type]  # httpx checks it
@@ -753,6 +866,7 @@ def paginate(
         max_empty_pages=max_empty_pages,
         allow_hosts=frozenset(host.lower() for host in allow_hosts),
         on_retry=on_retry,
+        concurrency=concurrency,
     )
     start = _start(opts, resume)
     fetcher = _Fetcher(client, opts, start)

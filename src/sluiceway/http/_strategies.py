@@ -33,6 +33,7 @@ __all__ = [
     "Reply",
     "Step",
     "Strategy",
+    "count_at",
     "get_path",
     "items_at",
     "parse_link_header",
@@ -311,22 +312,39 @@ class PageNumber(Strategy):
         check_count(self.start, "PageNumber", "start")
 
     def first(self, url: httpx.URL) -> Step:
-        return Step(url.copy_set_param(self.param, self.start), {"page": self.start, "seen": 0})
+        return Step(self.url_at(url, self.start), {"page": self.start, "seen": 0})
+
+    def url_at(self, base: httpx.URL, page: int) -> httpx.URL:
+        """The URL of page number ``page``."""
+        return base.copy_set_param(self.param, page)
+
+    def plan(self, body: object, step: Step, per_page: int, base: httpx.URL) -> list[httpx.URL]:
+        """The URLs of the pages after ``step``, when the total says how many there are.
+
+        ``per_page`` is how many items a full page holds (the first page's count).
+        """
+        page = int(step.state["page"])
+        if self.total_pages is not None:
+            last = self.start + count_at(body, self.total_pages) - 1
+        elif self.total is not None:
+            left = count_at(body, self.total) - int(step.state["seen"])
+            last = page - 1 + -(-left // per_page)
+        else:
+            return []
+        return [self.url_at(base, n) for n in range(page, last + 1)]
 
     def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
         page, seen = int(state["page"]), int(state["seen"]) + len(reply.items)
         if not reply.items:
             return Step(None, state)
-        if self.total is not None and seen >= _count(reply.body, self.total):
+        if self.total is not None and seen >= count_at(reply.body, self.total):
             return Step(None, {"page": page, "seen": seen})
-        if self.total_pages is not None and page - self.start + 1 >= _count(
+        if self.total_pages is not None and page - self.start + 1 >= count_at(
             reply.body, self.total_pages
         ):
             return Step(None, {"page": page, "seen": seen})
         nxt = page + 1
-        return Step(
-            base.copy_set_param(self.param, nxt), {"page": nxt, "seen": seen}, f"page {nxt}"
-        )
+        return Step(self.url_at(base, nxt), {"page": nxt, "seen": seen}, f"page {nxt}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,25 +375,38 @@ class Offset(Strategy):
         check_count(self.limit, "Offset", "limit", minimum=1)
         check_count(self.start, "Offset", "start")
 
-    def _url(self, base: httpx.URL, offset: int) -> httpx.URL:
+    def url_at(self, base: httpx.URL, offset: int) -> httpx.URL:
+        """The URL of the page at ``offset``."""
         url = base.copy_set_param(self.param, offset)
         if self.limit_param is not None:
             url = url.copy_set_param(self.limit_param, self.limit)
         return url
 
     def first(self, url: httpx.URL) -> Step:
-        return Step(self._url(url, self.start), {"offset": self.start})
+        return Step(self.url_at(url, self.start), {"offset": self.start})
 
     def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
         offset = int(state["offset"]) + len(reply.items)
         if not reply.items:
             return Step(None, state)
-        if self.total is not None and offset >= _count(reply.body, self.total):
+        if self.total is not None and offset >= count_at(reply.body, self.total):
             return Step(None, {"offset": offset})
-        return Step(self._url(base, offset), {"offset": offset}, f"offset {offset}")
+        return Step(self.url_at(base, offset), {"offset": offset}, f"offset {offset}")
+
+    def plan(self, body: object, step: Step, per_page: int, base: httpx.URL) -> list[httpx.URL]:
+        """The URLs of the pages after ``step``, when the total is known.
+
+        ``per_page`` is how many items a full page holds (the first page's
+        count, which is less than ``limit`` when the server caps it).
+        """
+        if self.total is None:
+            return []
+        total = count_at(body, self.total)
+        return [self.url_at(base, o) for o in range(int(step.state["offset"]), total, per_page)]
 
 
-def _count(body: object, path: str) -> int:
+def count_at(body: object, path: str) -> int:
+    """The whole number at ``path`` (a total); PathError if absent or not a number."""
     value = get_path(body, path)
     if value is MISSING:
         raise PathError(path, "no such path in the body")
