@@ -420,6 +420,23 @@ class TestResilience:
         assert error.body.startswith("the server says 503")
         assert "503" in str(error)
 
+    async def test_a_wait_longer_than_allowed(self, api: Server, key: str) -> None:
+        """Retry-After: 1000 is more than max_wait: RetriesExhaustedError at once, no sleep."""
+        stream = open_(
+            api,
+            "body_cursor",
+            key,
+            params={"fail": "429@1", "ra": "1000"},
+            retry=Retry(max_wait=60),
+        )
+        started = anyio.current_time()
+        got, error = await collect(stream)
+        assert isinstance(error, RetriesExhaustedError)
+        assert "max_wait" in str(error)
+        assert error.status == 429
+        assert got == ITEMS[:5]
+        assert anyio.current_time() - started < 30  # it did not sleep 1000 s
+
     async def test_other_statuses_are_not_retried(self, api: Server) -> None:
         """A 404 is an HTTPStatusError at once."""
         stream = paginate(None, f"{api.url}/status/404", strategy=LinkHeader(), retry=FAST)
@@ -500,6 +517,19 @@ class TestSafety:
         assert error.url.startswith(f"http://localhost:{api.port}/github")
         assert error.origin == f"http://127.0.0.1:{api.port}"
         assert len(api.requests(key)) == 1  # nothing was sent there
+
+    async def test_a_custom_request_to_another_origin(self, api: Server, key: str) -> None:
+        """A callable strategy's next request is checked the same way."""
+
+        def elsewhere(response: httpx.Response) -> httpx.Request | None:
+            return httpx.Request("GET", f"http://localhost:{api.port}/github?page=2")
+
+        stream = paginate(
+            None, f"{api.url}/github", strategy=elsewhere, params={"key": key, "per_page": 5}
+        )
+        got, error = await collect(stream)
+        assert isinstance(error, CrossOriginError)
+        assert got == ITEMS[:5]
 
     async def test_named_hosts_may_be_followed(self, api: Server, key: str) -> None:
         """allow_hosts=["localhost"] lets the paginator follow it."""
