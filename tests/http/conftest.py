@@ -202,6 +202,13 @@ def make_app(log: Log) -> Starlette:
             )
         return StreamingResponse(body(), media_type="application/json")
 
+    async def search(request: Request) -> Response:
+        """A POST search API: the JSON body's "after" picks the page; "next" in the answer."""
+        after = (await request.json()).get("after", 0)
+        end = min(after + 5, TOTAL)
+        body = {"hits": ITEMS[after:end], "next": end if end < TOTAL else None}
+        return await answer(request, after // 5, body, {})
+
     async def status(request: Request) -> Response:
         code = int(request.path_params["code"])
         return (
@@ -220,6 +227,7 @@ def make_app(log: Log) -> Starlette:
             Route("/numbered", numbered),
             Route("/offset", offset),
             Route("/big", big),
+            Route("/search", search, methods=["POST"]),
             Route("/status/{code}", status),
         ]
     )

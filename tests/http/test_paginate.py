@@ -188,6 +188,32 @@ class TestStyles:
         )
         assert await stream.to_list() == ITEMS
 
+    async def test_a_custom_post_strategy_resumes_with_its_body(
+        self, api: Server, key: str
+    ) -> None:
+        """A custom strategy may POST; the position keeps the next request's body."""
+
+        def follow(response: httpx.Response) -> httpx.Request | None:
+            nxt = response.json()["next"]
+            if nxt is None:
+                return None
+            return httpx.Request("POST", response.url, json={"after": nxt})
+
+        def search(**options: Any) -> sw.Stream[Any]:
+            return paginate(
+                None,
+                f"{api.url}/search",
+                strategy=Custom(next=follow, items="hits"),
+                params={"key": key},
+                **options,
+            )
+
+        head = search(method="POST", json={"after": 0}, max_pages=2)
+        assert await head.to_list() == ITEMS[:10]
+        saved = head.position
+        assert (saved["method"], json.loads(saved["content"])) == ("POST", {"after": 10})
+        assert await search(resume=json.loads(json.dumps(saved))).to_list() == ITEMS[10:]
+
     async def test_the_callers_client_is_used_and_left_open(self, api: Server, key: str) -> None:
         """A client passed in sends every request (base_url, headers) and stays open."""
         async with httpx.AsyncClient(base_url=api.url) as client:
@@ -342,6 +368,35 @@ class TestFanOut:
         assert isinstance(error, BadPageError)
         assert got == ITEMS[:15]
 
+    async def test_a_status_error_comes_in_its_turn(self, api: Server, key: str) -> None:
+        """A page that fails to arrive (a 500, retries off) raises after the pages before."""
+        got, error = await collect(
+            paginate(
+                None,
+                f"{api.url}/numbered",
+                strategy=PageNumber(items="data", total_pages="meta.pages"),
+                params={"key": key, "fail": "500@2"},
+                concurrency=4,
+                retry=None,
+            )
+        )
+        assert isinstance(error, HTTPStatusError)
+        assert error.status == 500
+        assert got == ITEMS[:10]
+
+    async def test_max_items_with_fan_out(self, api: Server, key: str) -> None:
+        """max_items=12 asks for no page past the third."""
+        stream = paginate(
+            None,
+            f"{api.url}/numbered",
+            strategy=PageNumber(items="data", total="meta.total"),
+            params={"key": key},
+            concurrency=4,
+            max_items=12,
+        )
+        assert await stream.to_list() == ITEMS[:12]
+        assert len(api.requests(key)) == 3
+
     async def test_resume_and_limits_with_fan_out(self, api: Server, key: str) -> None:
         """max_pages and resume work the same in parallel."""
         options: dict[str, Any] = {
@@ -387,6 +442,8 @@ class TestResilience:
         assert got == ITEMS
         assert waited >= 0.9
         assert [(n.status, n.delay, n.attempt) for n in notices] == [(429, 1.0, 1)]
+        assert stream.retries == 1
+        assert "HTTP 429" in repr(notices[0])
         times = api.times(key)
         assert len(times) == 6
         assert times[3] - times[2] >= 0.9  # the retry of page 3 came a second after the 429

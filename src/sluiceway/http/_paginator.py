@@ -131,6 +131,7 @@ class _Call:
     method: str
     url: httpx.URL
     content: bytes | None = None
+    content_type: str | None = None
     request: httpx.Request | None = None
 
     @property
@@ -153,6 +154,9 @@ class _Options:
     allow_hosts: frozenset[str]
     on_retry: Callable[[Retrying], object] | None
     concurrency: int
+    method: str
+    content: bytes | None
+    content_type: str | None
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -204,6 +208,7 @@ class _Fetcher:
             "method": call.method if call is not None else None,
             "url": str(call.url) if call is not None else None,
             "content": content,
+            "content_type": call.content_type if call is not None else None,
             "state": copy.deepcopy(state),
             "skip": skip,
             "pages": pages,
@@ -313,7 +318,7 @@ class _Fetcher:
             urls = urls[: max(opts.max_pages - 1, 0)]
         if opts.max_items is not None:
             urls = urls[: -(-max(opts.max_items - per_page, 0) // per_page)]
-        return [_Call("GET", url) for url in urls]
+        return [_Call(opts.method, url, opts.content, opts.content_type) for url in urls]
 
     async def _ahead(
         self, client: httpx.AsyncClient, scope: Scope, calls: list[_Call]
@@ -375,7 +380,8 @@ class _Fetcher:
             content = request.content
         except httpx.RequestNotRead:
             raise TypeError("the next request's body must not be a stream") from None
-        call = _Call(request.method, request.url, content or None, request)
+        kind = request.headers.get("content-type") if content else None
+        call = _Call(request.method, request.url, content or None, kind, request)
         return Step(None, state, "the strategy's next request", claims_more=not items), call
 
     def _next_call(self, step: Step, custom: _Call | None, seen: set[Any]) -> _Call | None:
@@ -388,7 +394,7 @@ class _Fetcher:
             url = step.url
             if isinstance(self.opts.strategy, LinkHeader | NextUrl):
                 url = self._with_params(url)
-            nxt = _Call("GET", url)
+            nxt = _Call(self.opts.method, url, self.opts.content, self.opts.content_type)
         _check_origin(self.opts, nxt.url)
         if nxt.key in seen:
             raise RepeatedPageError(url=str(nxt.url), cursor=step.via)
@@ -429,8 +435,11 @@ class _Fetcher:
             error: BaseException | None = None
             request = call.request
             if request is None:
+                sent = opts.headers
+                if call.content_type is not None:
+                    sent = {"Content-Type": call.content_type, **sent}
                 request = client.build_request(
-                    call.method, call.url, headers=opts.headers, content=call.content
+                    call.method, call.url, headers=sent, content=call.content
                 )
             url = str(request.url)
             try:
@@ -701,7 +710,7 @@ def _start(opts: _Options, resume: Mapping[str, Any] | str | None) -> dict[str, 
         step = opts.strategy.first(opts.base)
         assert step.url is not None
         return {
-            "call": _Call("GET", step.url),
+            "call": _Call(opts.method, step.url, opts.content, opts.content_type),
             "state": step.state,
             "skip": 0,
             "pages": 0,
@@ -723,6 +732,7 @@ def _start(opts: _Options, resume: Mapping[str, Any] | str | None) -> dict[str, 
                 str(saved.get("method") or "GET"),
                 httpx.URL(saved["url"]),
                 None if content is None else str(content).encode("latin-1"),
+                saved.get("content_type"),
             )
             _check_origin(opts, call.url)
         state = dict(saved["state"])
@@ -752,14 +762,18 @@ def paginate(
     allow_hosts: Iterable[str] = (),
     on_retry: Callable[[Retrying], object] | None = None,
     concurrency: int = 1,
+    method: str = "GET",
+    json: Any = None,
 ) -> PaginatedStream[Any]:
     """The items of every page of a paginated HTTP API, as one stream.
 
-    Pages are fetched with ``GET``; ``params`` and ``headers`` go with every
-    request (a next URL from the server keeps its own query and gets the
-    parameters it lacks). While the consumer works through a page, the next
-    ones are already being fetched (``prefetch``), in a background task of the
-    stream's scope: iterate inside ``async with`` or use a terminal operation.
+    Pages are fetched with ``GET`` (or ``method``, with the ``json`` body);
+    ``params`` and ``headers`` go with every request (a next URL from the
+    server keeps its own query and gets the parameters it lacks). While the
+    consumer works through a page, the next ones are already being fetched
+    (``prefetch``) in a background task of the stream's scope: iterate inside
+    ``async with`` or use a terminal operation (a bare ``async for`` fetches
+    one page after another).
 
     Args:
         client: the ``httpx.AsyncClient`` to send with (its auth, base URL,
@@ -795,6 +809,10 @@ def paginate(
             path (``total=``, ``total_pages=``), fetch up to this many of the
             pages after the first in parallel (the first page's total says
             which there are); items still come in page order. 1: one at a time.
+        method: the HTTP method of the first request, and of every request of
+            a built-in strategy (a custom one makes its own requests).
+        json: a JSON body sent with those requests (for search APIs that page
+            by POST).
 
     Returns:
         A :class:`PaginatedStream` of the items; ``.pages()`` gives whole
@@ -844,6 +862,12 @@ def paginate(
         )
     if isinstance(allow_hosts, str):
         raise TypeError("paginate() expects allow_hosts to be a list of host names, not a string")
+    if not isinstance(method, str) or not method:  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"paginate() expects an HTTP method name, got {method!r}")
+    content = content_type = None
+    if json is not None:
+        encoded = httpx.Request("POST", "http://x/", json=json)
+        content, content_type = encoded.content, encoded.headers["content-type"]
     query = httpx.QueryParams(params or {})  # type: ignore[arg-type]  # httpx checks it
     if client is not None:
         base = client.build_request("GET", url, params=query).url
@@ -867,6 +891,9 @@ def paginate(
         allow_hosts=frozenset(host.lower() for host in allow_hosts),
         on_retry=on_retry,
         concurrency=concurrency,
+        method=method.upper(),
+        content=content,
+        content_type=content_type,
     )
     start = _start(opts, resume)
     fetcher = _Fetcher(client, opts, start)
