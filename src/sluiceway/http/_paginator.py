@@ -659,6 +659,10 @@ class PaginatedStream(Stream[T_co]):
     Inside ``async with`` or through a terminal operation the next pages are
     fetched in the background (``prefetch``); iterated with a bare
     ``async for``, the paginator itself fetches one page after another instead.
+
+    Items move through the engine a page at a time, the page's last item in a
+    batch of its own (that hand-over is what moves the position), so
+    ``.batches()`` gives two lists per page: use :meth:`pages` for whole pages.
     """
 
     __slots__ = ()
