@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+import pages_bench
 import sluiceway as sw
 import sse_bench
 
@@ -1078,6 +1079,36 @@ for _group, _build in (("sse_decoder", sse_decoder_workload), ("sse_http", sse_h
             WORKLOADS[f"{_group}:{_kind}:{_chunking}"] = _build(_kind, _chunking)
 
 
+# -- workload 10: pages (the entries are in pages_bench.py) ----------------------------
+
+#: The project's acceptance target: paginate()'s time at most 0.6x the seed recipe's.
+PAGES_TARGET = 0.6
+PAGES_SEED = "seed recipe paginated_fetch (fetch, yield, then fetch the next)"
+PAGES_OURS = "sluiceway paginate(prefetch=1)"
+_pages = pages_bench.entries()
+WORKLOADS["pages"] = Workload(
+    title=f"paginated API: {pages_bench.PAGES} pages ({pages_bench.QUICK_PAGES} in --quick), "
+    f"{pages_bench.LATENCY * 1000:.0f} ms server latency and {pages_bench.WORK * 1000:.0f} ms "
+    "of consumer work per page; seconds per run",
+    expected=pages_bench.expected,
+    baseline=PAGES_SEED,
+    fixed_n=pages_bench.PAGES,
+    quick_n=pages_bench.QUICK_PAGES,
+    unit="s",
+    entries=(
+        Entry(PAGES_SEED, _pages["seed"], "baseline", requires="httpx"),
+        Entry(PAGES_OURS, _pages["ours_1"], "sluiceway", requires="httpx"),
+        Entry("sluiceway paginate(prefetch=2)", _pages["ours_2"], "sluiceway", requires="httpx"),
+        Entry("sluiceway paginate(prefetch=0)", _pages["ours_0"], "sluiceway", requires="httpx"),
+    ),
+    baseline_label="seed recipe",
+    prepare=pages_bench.prepare,
+    cleanup=pages_bench.cleanup,
+    detail=pages_bench.detail,
+    target=(PAGES_OURS, 1 / PAGES_TARGET),
+)
+
+
 # -- running --------------------------------------------------------------------------
 
 
@@ -1334,6 +1365,12 @@ def target_line(workload: Workload, measurements: list[Measurement]) -> str | No
     name, least = workload.target
     by_name = {m.entry.name: m.value(workload.unit) for m in measurements}
     ours_value, base = by_name.get(name), by_name.get(workload.baseline)
+    if workload.unit == "s":  # a time target: at most this fraction of the baseline's time
+        goal = f"target: {name} at most {1 / least:.2f}x {workload.baseline_label}'s time"
+        if not ours_value or not base:
+            return f"{goal}: not measured"
+        share = ours_value / base
+        return f"{goal}: {share:.2f}x, {'met' if share <= 1 / least + 1e-9 else 'NOT met'}"
     goal = f"target: {name} at least {least:.2f}x {workload.baseline_label}'s events/s"
     if not ours_value or not base:
         return f"{goal}: not measured"

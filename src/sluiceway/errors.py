@@ -12,9 +12,17 @@ The hierarchy::
     ├── EmptyStreamError (also ValueError)
     │       first(), last() or reduce() without an initial value
     │       met a stream with no items
-    └── SSEError                      Server-Sent Events
-        ├── SSELimitError             a line or an event over the decoder's limit
-        └── SSEResponseError          the server answered without an event stream
+    ├── SSEError                      Server-Sent Events
+    │   ├── SSELimitError             a line or an event over the decoder's limit
+    │   └── SSEResponseError          the server answered without an event stream
+    └── HTTPError                     paginated HTTP APIs (sluiceway.http)
+        ├── HTTPStatusError           an error status that is not retried (404, 401, ...)
+        ├── RetriesExhaustedError     the last retry failed too (status, network error)
+        ├── BadPageError              a body that is not JSON, or a path not in it
+        ├── PageTooLargeError         a body over the size limit
+        ├── RepeatedPageError         a cursor or next URL seen before (a loop)
+        ├── CrossOriginError          a next URL on another origin than the first request
+        └── EmptyPagesError           too many empty pages in a row that claim more
 
 Argument errors are the builtin ``ValueError`` (a number out of range, such
 as ``take(-1)``) and ``TypeError`` (a value of the wrong kind, such as
@@ -26,7 +34,15 @@ reach you unchanged: the same exception object, never wrapped.
 from __future__ import annotations
 
 __all__ = [
+    "BadPageError",
+    "CrossOriginError",
+    "EmptyPagesError",
     "EmptyStreamError",
+    "HTTPError",
+    "HTTPStatusError",
+    "PageTooLargeError",
+    "RepeatedPageError",
+    "RetriesExhaustedError",
     "SSEError",
     "SSELimitError",
     "SSEResponseError",
@@ -108,3 +124,144 @@ class SSEResponseError(SSEError):
         self.status = status
         self.headers = headers
         self.body = body
+
+
+class HTTPError(SluicewayError):
+    """Paging through an HTTP API went wrong; every subclass carries the URL.
+
+    Attributes:
+        url: the URL of the request concerned.
+    """
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class HTTPStatusError(HTTPError):
+    """The server answered with an error status that is not retried (such as 404).
+
+    Attributes:
+        url: the URL that answered.
+        status: the HTTP status code.
+        headers: the response headers (names lower-cased).
+        body: the start of the response body (a few KiB at most, decoded leniently).
+    """
+
+    def __init__(self, *, url: str, status: int, headers: dict[str, str], body: str) -> None:
+        super().__init__(f"HTTP {status} from {url}: {body[:200]!r}", url=url)
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+class RetriesExhaustedError(HTTPError):
+    """A page could not be fetched: the last retry failed too, or the server asked
+    for a longer wait than allowed. The last network error, if any, is ``__cause__``.
+
+    Attributes:
+        url: the URL of the page.
+        status: the last HTTP status, or None when the last try was a network error.
+        body: the start of the last response body ("" after a network error).
+        attempts: how many times the request was sent.
+    """
+
+    def __init__(
+        self, reason: str, *, url: str, status: int | None, body: str, attempts: int
+    ) -> None:
+        what = f"HTTP {status}" if status is not None else "a network error"
+        tail = f": {body[:200]!r}" if body else ""
+        super().__init__(
+            f"giving up on {url} after {attempts} attempt(s), last {what} ({reason}){tail}",
+            url=url,
+        )
+        self.status = status
+        self.body = body
+        self.attempts = attempts
+
+
+class BadPageError(HTTPError):
+    """A page's body is not JSON, or a path the strategy needs is not in it.
+
+    Attributes:
+        url: the URL of the page.
+        path: the dotted path that was missing or of the wrong kind (None when
+            the body is not JSON at all).
+        body: the start of the body.
+    """
+
+    def __init__(self, reason: str, *, url: str, path: str | None, body: str) -> None:
+        where = f" at path {path!r}" if path is not None else ""
+        super().__init__(
+            f"bad page from {url}{where}: {reason}; body starts {body[:200]!r}", url=url
+        )
+        self.path = path
+        self.body = body
+
+
+class PageTooLargeError(HTTPError):
+    """A page's body is larger than allowed; raised while reading it, not after.
+
+    Attributes:
+        url: the URL of the page.
+        size: bytes received (or announced by Content-Length) when it was stopped.
+        maximum: the limit in force (``max_page_size``).
+    """
+
+    def __init__(self, *, url: str, size: int, maximum: int) -> None:
+        super().__init__(
+            f"page from {url} is over the size limit: {size:,} bytes or more "
+            f"(at most {maximum:,}; raise it with max_page_size=...)",
+            url=url,
+        )
+        self.size = size
+        self.maximum = maximum
+
+
+class RepeatedPageError(HTTPError):
+    """The next request is one already made: the API would make the paginator loop.
+
+    Attributes:
+        url: the repeated request's URL.
+        cursor: what repeated (the cursor, the last item's key, the next URL).
+    """
+
+    def __init__(self, *, url: str, cursor: str) -> None:
+        super().__init__(
+            f"the paginator would loop: {cursor} leads to {url}, which was already fetched",
+            url=url,
+        )
+        self.cursor = cursor
+
+
+class CrossOriginError(HTTPError):
+    """A next URL points to another origin (scheme, host or port) than the first request.
+
+    Following it would send the client's credentials to a host you did not
+    name; allow it with ``allow_hosts=[...]``.
+
+    Attributes:
+        url: the refused URL.
+        origin: the origin of the first request, ``scheme://host:port``.
+    """
+
+    def __init__(self, *, url: str, origin: str) -> None:
+        super().__init__(
+            f"refusing to follow {url}: not on the origin {origin} of the first request "
+            "(allow its host with allow_hosts=[...])",
+            url=url,
+        )
+        self.origin = origin
+
+
+class EmptyPagesError(HTTPError):
+    """Too many empty pages in a row said there was more (or one could not say where).
+
+    Attributes:
+        url: the URL of the last empty page.
+        count: empty pages in a row.
+    """
+
+    def __init__(self, reason: str, *, url: str, count: int) -> None:
+        super().__init__(f"{reason} ({count} empty page(s) in a row, last {url})", url=url)
+        self.count = count

@@ -119,3 +119,24 @@ async def concurrency() -> None:
     assert_type(await sw.stream(numbers()).foreach(fetch, concurrency=4), None)
     with sw.grace_period(1.0):
         pass
+
+
+async def pagination() -> None:
+    import httpx
+
+    from sluiceway.http import LinkHeader, Page, PaginatedStream, pages, paginate
+
+    def follow(response: httpx.Response) -> httpx.Request | None:
+        return None
+
+    async with httpx.AsyncClient() as client:
+        items = paginate(client, "https://api.example.com/x", strategy=LinkHeader())
+        assert_type(items, PaginatedStream[Any])
+        assert_type(items.position, dict[str, Any])
+        assert_type(items.pages(), PaginatedStream[Page])
+        assert_type(paginate(None, "https://x", strategy=follow).map(str), sw.Stream[str])
+        whole = pages(client, "https://api.example.com/x", strategy=LinkHeader())
+        async for page in whole:
+            assert_type(page, Page)
+            assert_type(page.items, list[Any])
+            assert_type(page.response, httpx.Response)

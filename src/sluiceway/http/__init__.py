@@ -1,0 +1,53 @@
+"""Paginated HTTP APIs as streams: every common style, read ahead, retried, resumable.
+
+``paginate(client, url, strategy=...)`` gives the items of every page as one
+:class:`~sluiceway.Stream`; ``pages(...)`` (or ``paginate(...).pages()``) the
+whole pages with their responses. This package needs httpx
+(``pip install 'sluiceway[http]'``); ``import sluiceway`` does not load it.
+"""
+
+from ._paginator import DEFAULT_MAX_EMPTY_PAGES as DEFAULT_MAX_EMPTY_PAGES
+from ._paginator import DEFAULT_MAX_PAGE_SIZE as DEFAULT_MAX_PAGE_SIZE
+from ._paginator import Page as Page
+from ._paginator import PaginatedStream as PaginatedStream
+from ._paginator import Retrying as Retrying
+from ._paginator import pages as pages
+from ._paginator import paginate as paginate
+from ._policy import RateLimiter as RateLimiter
+from ._policy import Retry as Retry
+from ._policy import parse_retry_after as parse_retry_after
+from ._policy import rate_limit_wait as rate_limit_wait
+from ._strategies import BodyCursor as BodyCursor
+from ._strategies import Custom as Custom
+from ._strategies import LastItemCursor as LastItemCursor
+from ._strategies import LinkHeader as LinkHeader
+from ._strategies import NextUrl as NextUrl
+from ._strategies import Offset as Offset
+from ._strategies import PageNumber as PageNumber
+from ._strategies import Strategy as Strategy
+from ._strategies import get_path as get_path
+from ._strategies import parse_link_header as parse_link_header
+
+__all__ = [
+    "DEFAULT_MAX_EMPTY_PAGES",
+    "DEFAULT_MAX_PAGE_SIZE",
+    "BodyCursor",
+    "Custom",
+    "LastItemCursor",
+    "LinkHeader",
+    "NextUrl",
+    "Offset",
+    "Page",
+    "PageNumber",
+    "PaginatedStream",
+    "RateLimiter",
+    "Retry",
+    "Retrying",
+    "Strategy",
+    "get_path",
+    "pages",
+    "paginate",
+    "parse_link_header",
+    "parse_retry_after",
+    "rate_limit_wait",
+]
