@@ -12,9 +12,12 @@ The hierarchy::
     ├── EmptyStreamError (also ValueError)
     │       first(), last() or reduce() without an initial value
     │       met a stream with no items
-    └── SSEError                      Server-Sent Events
-        ├── SSELimitError             a line or an event over the decoder's limit
-        └── SSEResponseError          the server answered without an event stream
+    ├── SSEError                      Server-Sent Events
+    │   ├── SSELimitError             a line or an event over the decoder's limit
+    │   └── SSEResponseError          the server answered without an event stream
+    └── ListenError                   PostgreSQL LISTEN/NOTIFY (sluiceway.db.listen)
+        ├── ListenOverflowError       the consumer fell behind: notifications dropped
+        └── ListenDisconnectedError   the listening connection closed
 
 Argument errors are the builtin ``ValueError`` (a number out of range, such
 as ``take(-1)``) and ``TypeError`` (a value of the wrong kind, such as
@@ -27,6 +30,9 @@ from __future__ import annotations
 
 __all__ = [
     "EmptyStreamError",
+    "ListenDisconnectedError",
+    "ListenError",
+    "ListenOverflowError",
     "SSEError",
     "SSELimitError",
     "SSEResponseError",
@@ -108,3 +114,47 @@ class SSEResponseError(SSEError):
         self.status = status
         self.headers = headers
         self.body = body
+
+
+class ListenError(SluicewayError):
+    """A ``sluiceway.db.listen()`` stream lost notifications.
+
+    Attributes:
+        channel: the channel it listened on.
+    """
+
+    def __init__(self, message: str, channel: str) -> None:
+        super().__init__(message)
+        self.channel = channel
+
+
+class ListenOverflowError(ListenError):
+    """The consumer fell more than ``buffer`` notifications behind; later ones were dropped.
+
+    Raised after the buffered notifications were delivered.
+
+    Attributes:
+        channel: the channel it listened on.
+        buffer: the buffer's size.
+        dropped: notifications dropped by the time the error was raised.
+    """
+
+    def __init__(self, channel: str, buffer: int, dropped: int) -> None:
+        super().__init__(
+            f"listen({channel!r}): the consumer fell {buffer:,} notifications behind and "
+            f"{dropped:,} were dropped (raise listen(..., buffer=) or consume faster)",
+            channel,
+        )
+        self.buffer = buffer
+        self.dropped = dropped
+
+
+class ListenDisconnectedError(ListenError):
+    """The connection of a ``listen()`` stream closed; notifications sent since are lost."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(
+            f"listen({channel!r}): the connection closed; notifications sent while "
+            "disconnected are lost (NOTIFY keeps nothing for absent listeners)",
+            channel,
+        )
