@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from . import _engine, _sse
+from . import _engine, _rows, _sse
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -17,6 +17,7 @@ PARTS: tuple[Callable[[TextIO], Awaitable[None]], ...] = (
     _engine.basics,
     _engine.concurrency,
     _sse.part,
+    _rows.part,
 )
 
 
