@@ -262,6 +262,33 @@ class TestPostgresDetails:
         assert not asyncpg_conn.is_in_transaction()
         assert await asyncpg_conn.fetchval("SELECT 42") == 42
 
+    async def test_asyncpg_connection_lost_mid_stream(self, asyncpg_conn: Any, pg_dsn: str) -> None:
+        """The server ends the session mid-stream: the driver's error, with the query and the
+        failed rollback as notes (the cleanup error does not hide the first one)."""
+        import asyncpg
+
+        killer = await asyncpg.connect(pg_dsn)
+        try:
+            seen = 0
+            with pytest.raises(asyncpg.InterfaceError, match="connection is closed") as info:
+                async with rows(
+                    asyncpg_conn, "SELECT generate_series(1, 100000)", batch_size=10
+                ) as s:
+                    async for _ in s:
+                        seen += 1
+                        if seen == 5:
+                            pid = asyncpg_conn.get_server_pid()
+                            await killer.execute("SELECT pg_terminate_backend($1)", pid)
+                            with anyio.fail_after(5):
+                                while not asyncpg_conn.is_closed():  # noqa: ASYNC110  # no event for it
+                                    await anyio.sleep(0.01)
+        finally:
+            await killer.close()
+        assert seen == 10  # the batch in hand is delivered first
+        notes = info.value.__notes__
+        assert "generate_series(1, 100000)" in notes[0]
+        assert "cleaning up also failed" in notes[1]
+
     async def test_asyncpg_completed_statement_is_committed(self, asyncpg_conn: Any) -> None:
         """Read to the end, the transaction is committed (an INSERT ... RETURNING stays)."""
         conn = asyncpg_conn
