@@ -149,13 +149,26 @@ class TestSqlite:
 
 class TestDsn:
     @pytest.mark.parametrize(
-        "dsn", ["mysql://localhost/db", "nonsense", "sqlite://host/x.db", "sqlite:///"]
+        "dsn",
+        [
+            "mysql://localhost/db",
+            "nonsense",
+            "sqlite://host/x.db",
+            "sqlite:///",
+            "sqlite:///x.db?a=b",
+        ],
     )
     def test_bad_dsn(self, dsn: str) -> None:
         """An unsupported or malformed DSN is a usage error (exit 2) that says what is expected."""
         out = sluiceway("rows", dsn, "SELECT 1")
         assert out.returncode == 2
         assert "sqlite:///" in out.stderr.strip().splitlines()[-1]
+
+    def test_malformed_postgres_dsn(self) -> None:
+        """A PostgreSQL DSN asyncpg cannot parse: one line, exit 1, without echoing the DSN."""
+        line = one_line_error(sluiceway("rows", "postgresql://u:secret@127.0.0.1:x/db", "SELECT 1"))
+        assert line.startswith("sluiceway: error: ValueError: bad PostgreSQL DSN")
+        assert "secret" not in line
 
     def test_bad_batch_size(self, sqlite_file: Path) -> None:
         """--batch-size 0 is a usage error."""

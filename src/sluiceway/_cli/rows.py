@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
 def sqlite_path(dsn: str, parser: argparse.ArgumentParser) -> Path:
     """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` DSN."""
     parts = urlsplit(dsn)
-    if parts.netloc or not parts.path.startswith("/") or parts.path == "/":
+    if parts.netloc or parts.query or not parts.path.startswith("/") or parts.path == "/":
         parser.error(
             f"bad SQLite DSN {dsn!r}: expected sqlite:///relative/path.db or "
             "sqlite:////absolute/path.db"
@@ -95,7 +95,10 @@ async def _postgres(args: argparse.Namespace) -> None:
         raise ImportError(
             "postgresql DSNs need asyncpg: pip install 'sluiceway[postgres]'"
         ) from None
-    conn = await asyncpg.connect(args.dsn)
+    try:
+        conn = await asyncpg.connect(args.dsn)
+    except ValueError as exc:  # asyncpg's DSN parsing (the DSN may hold a password: not echoed)
+        raise ValueError(f"bad PostgreSQL DSN: {exc}") from None
     try:
         await _print(conn, args)
     finally:
