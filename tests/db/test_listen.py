@@ -143,6 +143,21 @@ class TestDelivery:
             cursor = await conn.execute("SELECT count(*) FROM pg_listening_channels()")
             assert await cursor.fetchone() == (0,)
 
+    async def test_cancelled_while_waiting(self, listener: tuple[Any, int], sender: Any) -> None:
+        """Cancelled while waiting for a notification: UNLISTEN still runs, the connection works."""
+        conn, pid = listener
+        with anyio.move_on_after(0.3) as scope:
+            async with listen(conn, "sw_quiet") as stream:
+                async for _ in stream:
+                    pass
+        assert scope.cancelled_caught
+        assert (await channels_of(sender, pid)).startswith("UNLISTEN")
+        if hasattr(conn, "fetchval"):
+            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+        else:
+            cursor = await conn.execute("SELECT count(*) FROM pg_listening_channels()")
+            assert await cursor.fetchone() == (0,)
+
     async def test_sent_before_the_stream_started_is_lost(
         self, listener: tuple[Any, int], sender: Any
     ) -> None:
