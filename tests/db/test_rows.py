@@ -131,8 +131,9 @@ class TestEarlyExitReleasesTheCursor:
                 raise ZeroDivisionError("stage failed")
             return row
 
-        with pytest.raises(ZeroDivisionError, match="stage failed"):
+        with pytest.raises(ZeroDivisionError, match="stage failed") as info:
             await rows(db.conn, db.series, 5000, batch_size=100).map(boom).to_list()
+        assert not getattr(info.value, "__notes__", [])  # not the query's fault: no note
         assert await db.open_cursors() == []
         assert not await db.in_transaction()
         assert await db.ping() == 42
@@ -249,10 +250,18 @@ class TestPostgresDetails:
         """A pool lends a connection for the stream and gets it back when it ends."""
         import asyncpg
 
-        async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=2) as pool:
+        async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1) as pool:
+            stream = rows(pool, "SELECT generate_series(1, 10)", batch_size=3)
+            async with stream:
+                assert (await anext(stream))[0] == 1
+                assert pool.get_idle_size() == 0  # lent to the stream
+            assert pool.get_idle_size() == 1  # back when the stream closed
             got = await rows(pool, "SELECT generate_series(1, 10)", batch_size=3).take(4).to_list()
             assert [r[0] for r in got] == [1, 2, 3, 4]
-            assert pool.get_idle_size() == pool.get_size()
+            assert pool.get_idle_size() == pool.get_size() == 1
+            async with pool.acquire() as conn:
+                assert not conn.is_in_transaction()
+                assert await conn.fetch("SELECT name FROM pg_cursors WHERE name <> ''") == []
 
     async def test_asyncpg_cancelled_in_a_slow_query(self, asyncpg_conn: Any) -> None:
         """Cancelled while the server is still running the query: the connection works after."""

@@ -73,7 +73,7 @@ class _Rows(Node):
         run = {
             "aiosqlite": self._aiosqlite,
             "asyncpg": self._asyncpg,
-            "asyncpg-pool": self._asyncpg_pool,
+            "asyncpg-pool": self._asyncpg,
             "psycopg": self._psycopg,
         }[self._driver]
         self._gen = run()
@@ -132,55 +132,48 @@ class _Rows(Node):
 
     # -- asyncpg -----------------------------------------------------------
 
-    async def _asyncpg_pool(self) -> AsyncIterator[Sequence[Any]]:
-        require_asyncio("rows")
-        pool = self._conn
-        conn = await pool.acquire()
-        leaving: BaseException | None = None
-        try:
-            async for batch in self._asyncpg_on(conn):
-                yield batch
-        except BaseException as exc:
-            leaving = exc
-            raise
-        finally:
-            await self._end(lambda: pool.release(conn), leaving)
-
-    def _asyncpg(self) -> AsyncIterator[Sequence[Any]]:
-        return self._asyncpg_on(self._conn)
-
-    async def _asyncpg_on(self, conn: Any) -> AsyncIterator[Sequence[Any]]:
+    async def _asyncpg(self) -> AsyncIterator[Sequence[Any]]:
         # A portal (server-side cursor) lives only inside a transaction: ours,
         # or a savepoint when the caller already has one open. Committing
-        # (releasing) or rolling it back closes the portal.
+        # (releasing) or rolling it back closes the portal. A pool lends the
+        # connection for the stream; it goes back after the transaction ended.
         require_asyncio("rows")
+        pool = self._conn if self._driver == "asyncpg-pool" else None
+        conn = self._conn if pool is None else await pool.acquire()
         size = self._batch_size
-        transaction = conn.transaction()
-        await transaction.start()
         finished = False
         leaving: BaseException | None = None
         try:
+            transaction = conn.transaction()
+            await transaction.start()
             try:
-                cursor = await conn.cursor(self._query, *self._params)
-                while True:
-                    batch = await cursor.fetch(size)
-                    if batch:
-                        if self.columns is None:
-                            self.columns = tuple(batch[0].keys())
-                        yield batch
-                    if len(batch) < size:
-                        break
-            except Exception as exc:
-                self._note(exc)
+                try:
+                    cursor = await conn.cursor(self._query, *self._params)
+                    while True:
+                        batch = await cursor.fetch(size)
+                        if batch:
+                            if self.columns is None:
+                                self.columns = tuple(batch[0].keys())
+                            yield batch
+                        if len(batch) < size:
+                            break
+                except Exception as exc:
+                    self._note(exc)
+                    raise
+                finished = True
+            except BaseException as exc:
+                leaving = exc
                 raise
-            finished = True
+            finally:
+                # Read to the end: commit (the query may have had effects).
+                # Stopped early or failed: roll back, which closes the portal too.
+                await self._end(transaction.commit if finished else transaction.rollback, leaving)
         except BaseException as exc:
-            leaving = exc
+            leaving = leaving or exc
             raise
         finally:
-            # Read to the end: commit (the query may have had effects). Stopped
-            # early or failed: roll back, which also closes the portal.
-            await self._end(transaction.commit if finished else transaction.rollback, leaving)
+            if pool is not None:
+                await self._end(lambda: pool.release(conn), leaving)
 
     # -- psycopg -----------------------------------------------------------
 
