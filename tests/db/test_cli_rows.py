@@ -203,6 +203,16 @@ class TestPostgres:
         }
         assert len(out.stdout.splitlines()) == 2
 
+    def test_nan_is_strict_json(self, pg_dsn: str) -> None:
+        """NaN and infinities (not JSON) are written as strings, so every line parses."""
+        query = "SELECT 'NaN'::float8 AS a, '-Infinity'::float8 AS b, 1.5::float8 AS c"
+        out = sluiceway("rows", pg_dsn, query)
+        assert json.loads(out.stdout, parse_constant=lambda c: pytest.fail(c)) == {
+            "a": "nan",
+            "b": "-inf",
+            "c": 1.5,
+        }
+
     def test_many_rows_csv(self, pg_dsn: str) -> None:
         """A result of many batches, as CSV."""
         out = sluiceway(

@@ -1,10 +1,11 @@
 """`sluiceway rows DSN QUERY`: a query's rows as JSON lines or CSV.
 
-Values that JSON has no type for are written as text: dates and times in ISO
-8601, decimals as their exact digits (a string, so no precision is lost),
-UUIDs and IP addresses in their usual form, bytes in base64, intervals as
-seconds; anything else as ``str(value)``. CSV writes the same text, with
-NULL as an empty field.
+Values that JSON has no type for are written as text: NaN and infinities as
+"nan", "inf" and "-inf" (so every line is strict JSON), dates and times in
+ISO 8601, decimals as their exact digits (a string, so no precision is
+lost), UUIDs and IP addresses in their usual form, bytes in base64,
+intervals as seconds; anything else as ``str(value)``. CSV writes the same
+text, with NULL as an empty field.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime as dt
 import decimal
 import importlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,12 +116,7 @@ async def _print(conn: Any, args: argparse.Namespace) -> None:
         async with stream.batches() as batches:
             async for batch in batches:
                 keys = stream.columns or ()
-                out.write(
-                    "".join(
-                        json.dumps(dict(zip(keys, row, strict=True)), default=json_value) + "\n"
-                        for row in batch
-                    )
-                )
+                out.write("".join(json_line(keys, row) for row in batch))
                 out.flush()
         return
     writer = csv.writer(out, lineterminator="\n")
@@ -137,6 +134,19 @@ async def _print(conn: Any, args: argparse.Namespace) -> None:
             statement = await conn.prepare(args.query)
             columns = tuple(a.name for a in statement.get_attributes())
         writer.writerow(columns or ())
+
+
+def json_line(keys: tuple[str, ...], row: Any) -> str:
+    """One row as a line of strict JSON (NaN and infinities, which JSON lacks, as strings)."""
+    record = dict(zip(keys, row, strict=True))
+    try:
+        return json.dumps(record, default=json_value, allow_nan=False) + "\n"
+    except ValueError:
+        finite = {
+            k: str(v) if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in record.items()
+        }
+        return json.dumps(finite, default=json_value) + "\n"
 
 
 def json_value(value: Any) -> Any:
