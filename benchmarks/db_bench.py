@@ -350,13 +350,31 @@ FETCHMANY_LOOP = "hand-written fetchmany(1000) loop"
 COUNT_LOOP = "hand-written loop, count += len(batch)"
 ROWS_REDUCE = "sluiceway rows().reduce(add, 0)"
 ASYNCPG_ITERATOR = "asyncpg async for over conn.cursor() (prefetch 50, the default)"
+ROWS_ASYNC_FOR = "sluiceway async for row in rows()"
+ROWS_COUNT = "sluiceway rows().count()"
 
+# The batch loops come first and the drivers' own iterators last in each table. Placed
+# right after aiosqlite's 64-row iterator, rows().reduce measured 0.92x the hand-written
+# loop here (two runs of 7 and 9); right after that loop, 1.00-1.09x, with nothing else
+# changed. The cause was not found; this order puts no iterator in front of one side of a
+# compared pair.
 DRIVERS: dict[str, tuple[Callable[[int], Awaitable[None]], str, Entries]] = {
     "asyncpg": (
         prepare_asyncpg,
         FETCH_LOOP,
         [
             (FETCH_LOOP, "baseline", asyncpg_fetch_loop, None, None),
+            (ROWS_REDUCE, "sluiceway", asyncpg_rows_reduce, None, None),
+            (ROWS_ASYNC_FOR, "sluiceway", asyncpg_rows_async_for, None, None),
+            (COUNT_LOOP, "reference", asyncpg_fetch_loop_count, None, expected_count),
+            (ROWS_COUNT, "sluiceway", asyncpg_rows_count, COUNT_LOOP, expected_count),
+            (
+                "asyncpg conn.fetch() (whole result in memory)",
+                "reference",
+                asyncpg_fetch_all,
+                None,
+                None,
+            ),
             (ASYNCPG_ITERATOR, "peer", asyncpg_iterator, None, None),
             (
                 "asyncpg async for over conn.cursor(prefetch=1000)",
@@ -365,23 +383,6 @@ DRIVERS: dict[str, tuple[Callable[[int], Awaitable[None]], str, Entries]] = {
                 None,
                 None,
             ),
-            (
-                "asyncpg conn.fetch() (whole result in memory)",
-                "reference",
-                asyncpg_fetch_all,
-                None,
-                None,
-            ),
-            (ROWS_REDUCE, "sluiceway", asyncpg_rows_reduce, None, None),
-            ("sluiceway async for row in rows()", "sluiceway", asyncpg_rows_async_for, None, None),
-            (COUNT_LOOP, "reference", asyncpg_fetch_loop_count, None, expected_count),
-            (
-                "sluiceway rows().count()",
-                "sluiceway",
-                asyncpg_rows_count,
-                COUNT_LOOP,
-                expected_count,
-            ),
         ],
     ),
     "psycopg": (
@@ -389,22 +390,16 @@ DRIVERS: dict[str, tuple[Callable[[int], Awaitable[None]], str, Entries]] = {
         FETCHMANY_LOOP,
         [
             (FETCHMANY_LOOP, "baseline", psycopg_fetchmany, None, None),
+            (ROWS_REDUCE, "sluiceway", psycopg_rows_reduce, None, None),
+            (ROWS_ASYNC_FOR, "sluiceway", psycopg_rows_async_for, None, None),
+            (COUNT_LOOP, "reference", psycopg_fetchmany_count, None, expected_count),
+            (ROWS_COUNT, "sluiceway", psycopg_rows_count, COUNT_LOOP, expected_count),
             (
                 "psycopg async for over a named cursor (itersize 100)",
                 "peer",
                 psycopg_iterator,
                 None,
                 None,
-            ),
-            (ROWS_REDUCE, "sluiceway", psycopg_rows_reduce, None, None),
-            ("sluiceway async for row in rows()", "sluiceway", psycopg_rows_async_for, None, None),
-            (COUNT_LOOP, "reference", psycopg_fetchmany_count, None, expected_count),
-            (
-                "sluiceway rows().count()",
-                "sluiceway",
-                psycopg_rows_count,
-                COUNT_LOOP,
-                expected_count,
             ),
         ],
     ),
@@ -413,28 +408,16 @@ DRIVERS: dict[str, tuple[Callable[[int], Awaitable[None]], str, Entries]] = {
         FETCHMANY_LOOP,
         [
             (FETCHMANY_LOOP, "baseline", aiosqlite_fetchmany, None, None),
+            (ROWS_REDUCE, "sluiceway", aiosqlite_rows_reduce, None, None),
+            (ROWS_ASYNC_FOR, "sluiceway", aiosqlite_rows_async_for, None, None),
+            (COUNT_LOOP, "reference", aiosqlite_fetchmany_count, None, expected_count),
+            (ROWS_COUNT, "sluiceway", aiosqlite_rows_count, COUNT_LOOP, expected_count),
             (
                 "aiosqlite async for over a cursor (64 rows a fetch)",
                 "peer",
                 aiosqlite_iterator,
                 None,
                 None,
-            ),
-            (ROWS_REDUCE, "sluiceway", aiosqlite_rows_reduce, None, None),
-            (
-                "sluiceway async for row in rows()",
-                "sluiceway",
-                aiosqlite_rows_async_for,
-                None,
-                None,
-            ),
-            (COUNT_LOOP, "reference", aiosqlite_fetchmany_count, None, expected_count),
-            (
-                "sluiceway rows().count()",
-                "sluiceway",
-                aiosqlite_rows_count,
-                COUNT_LOOP,
-                expected_count,
             ),
         ],
     ),
