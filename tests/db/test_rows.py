@@ -104,6 +104,15 @@ class TestEarlyExitReleasesTheCursor:
         assert await db.open_cursors() == []
         assert not await db.in_transaction()
 
+    async def test_queries_between_rows(self, db: Db) -> None:
+        """The consumer may use the same connection between rows (one query at a time)."""
+        pings = []
+        async with rows(db.conn, db.series, 2500, batch_size=1000) as stream:
+            async for row in stream:
+                if row[0] % 500 == 0:
+                    pings.append(await db.ping())
+        assert pings == [42] * 5
+
     async def test_break_inside_async_with(self, db: Db) -> None:
         """Leaving async with after a break closes the cursor before the next line."""
         seen = []

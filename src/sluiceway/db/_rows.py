@@ -133,6 +133,9 @@ class _Rows(Node):
     # -- asyncpg -----------------------------------------------------------
 
     async def _asyncpg(self) -> AsyncIterator[Sequence[Any]]:
+        # No read-ahead: sending the next fetch before handing a batch on measured
+        # 1.0-1.3x faster here, but would keep the connection busy while the
+        # consumer runs, and a consumer may query it between rows (same transaction).
         # A portal (server-side cursor) lives only inside a transaction: ours,
         # or a savepoint when the caller already has one open. Committing
         # (releasing) or rolling it back closes the portal. A pool lends the
@@ -270,7 +273,9 @@ def rows(
     stream (the last row, ``take(n)``, a ``break`` inside ``async with``, an
     error in a stage, cancellation) closes the cursor and ends the
     transaction before control returns: the connection can be used again
-    right after. Use one connection for one stream at a time.
+    right after. Use one connection for one stream at a time; between rows
+    the consumer may run other queries on it (for PostgreSQL they run inside
+    the stream's transaction).
 
     The rows move through the stream in batches, so stages such as ``map``
     and ``filter`` and terminal operations (``count()``, ``reduce()``,
