@@ -15,14 +15,17 @@ The hierarchy::
     ├── SSEError                      Server-Sent Events
     │   ├── SSELimitError             a line or an event over the decoder's limit
     │   └── SSEResponseError          the server answered without an event stream
-    └── HTTPError                     paginated HTTP APIs (sluiceway.http)
-        ├── HTTPStatusError           an error status that is not retried (404, 401, ...)
-        ├── RetriesExhaustedError     the last retry failed too (status, network error)
-        ├── BadPageError              a body that is not JSON, or a path not in it
-        ├── PageTooLargeError         a body over the size limit
-        ├── RepeatedPageError         a cursor or next URL seen before (a loop)
-        ├── CrossOriginError          a next URL on another origin than the first request
-        └── EmptyPagesError           too many empty pages in a row that claim more
+    ├── HTTPError                     paginated HTTP APIs (sluiceway.http)
+    │   ├── HTTPStatusError           an error status that is not retried (404, 401, ...)
+    │   ├── RetriesExhaustedError     the last retry failed too (status, network error)
+    │   ├── BadPageError              a body that is not JSON, or a path not in it
+    │   ├── PageTooLargeError         a body over the size limit
+    │   ├── RepeatedPageError         a cursor or next URL seen before (a loop)
+    │   ├── CrossOriginError          a next URL on another origin than the first request
+    │   └── EmptyPagesError           too many empty pages in a row that claim more
+    └── ListenError                   PostgreSQL LISTEN/NOTIFY (sluiceway.db.listen)
+        ├── ListenOverflowError       the consumer fell behind: notifications dropped
+        └── ListenDisconnectedError   the listening connection closed
 
 Argument errors are the builtin ``ValueError`` (a number out of range, such
 as ``take(-1)``) and ``TypeError`` (a value of the wrong kind, such as
@@ -40,6 +43,9 @@ __all__ = [
     "EmptyStreamError",
     "HTTPError",
     "HTTPStatusError",
+    "ListenDisconnectedError",
+    "ListenError",
+    "ListenOverflowError",
     "PageTooLargeError",
     "RepeatedPageError",
     "RetriesExhaustedError",
@@ -265,3 +271,47 @@ class EmptyPagesError(HTTPError):
     def __init__(self, reason: str, *, url: str, count: int) -> None:
         super().__init__(f"{reason} ({count} empty page(s) in a row, last {url})", url=url)
         self.count = count
+
+
+class ListenError(SluicewayError):
+    """A ``sluiceway.db.listen()`` stream lost notifications.
+
+    Attributes:
+        channel: the channel it listened on.
+    """
+
+    def __init__(self, message: str, channel: str) -> None:
+        super().__init__(message)
+        self.channel = channel
+
+
+class ListenOverflowError(ListenError):
+    """The consumer fell more than ``buffer`` notifications behind; later ones were dropped.
+
+    Raised after the buffered notifications were delivered.
+
+    Attributes:
+        channel: the channel it listened on.
+        buffer: the buffer's size.
+        dropped: notifications dropped by the time the error was raised.
+    """
+
+    def __init__(self, channel: str, buffer: int, dropped: int) -> None:
+        super().__init__(
+            f"listen({channel!r}): the consumer fell {buffer:,} notifications behind and "
+            f"{dropped:,} were dropped (raise listen(..., buffer=) or consume faster)",
+            channel,
+        )
+        self.buffer = buffer
+        self.dropped = dropped
+
+
+class ListenDisconnectedError(ListenError):
+    """The connection of a ``listen()`` stream closed; notifications sent since are lost."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(
+            f"listen({channel!r}): the connection closed; notifications sent while "
+            "disconnected are lost (NOTIFY keeps nothing for absent listeners)",
+            channel,
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from . import _engine, _pages, _sse
+from . import _engine, _pages, _rows, _sse
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -18,6 +18,7 @@ PARTS: tuple[Callable[[TextIO], Awaitable[None]], ...] = (
     _engine.concurrency,
     _sse.part,
     _pages.part,
+    _rows.part,
 )
 
 

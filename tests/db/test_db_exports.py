@@ -1,0 +1,43 @@
+"""sluiceway.db's public names, and importing it without any driver installed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import sluiceway.db
+
+
+def test_all_is_sorted_and_complete() -> None:
+    """__all__ lists every public name of sluiceway.db, sorted."""
+    public = sorted(
+        name
+        for name, value in vars(sluiceway.db).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    )
+    assert sluiceway.db.__all__ == sorted(sluiceway.db.__all__)
+    assert sorted(sluiceway.db.__all__) == public
+
+
+def test_import_without_drivers() -> None:
+    """With aiosqlite, asyncpg and psycopg made unimportable, sluiceway.db still imports
+    and loads none of them; rows() then says what it accepts."""
+    code = """
+import sys
+blocked = {"aiosqlite", "asyncpg", "psycopg", "psycopg_pool"}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError(f"{name} is blocked")
+        return None
+sys.meta_path.insert(0, Block())
+import sluiceway.db
+loaded = sorted(blocked & {m.split(".")[0] for m in sys.modules})
+try:
+    sluiceway.db.rows(object(), "SELECT 1")
+except TypeError as exc:
+    print(loaded, "TypeError" if "aiosqlite.Connection" in str(exc) else exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] TypeError"

@@ -1,0 +1,277 @@
+"""sluiceway.db.listen() against the real PostgreSQL, over asyncpg and psycopg."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from sluiceway.db import Notification, listen
+from sluiceway.errors import ListenDisconnectedError, ListenError, ListenOverflowError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from sluiceway import Stream
+
+
+@pytest.fixture
+async def sender(pg_dsn: str) -> AsyncIterator[Any]:
+    """A second connection: it sends the notifications and watches the listener."""
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["asyncpg", "psycopg"])
+async def listener(
+    request: pytest.FixtureRequest, asyncpg_conn: Any, psycopg_conn: Any
+) -> tuple[Any, int]:
+    """A listening connection of each driver, and its server process id."""
+    if request.param == "asyncpg":
+        return asyncpg_conn, asyncpg_conn.get_server_pid()
+    return psycopg_conn, psycopg_conn.info.backend_pid
+
+
+async def until_listening(sender: Any, pid: int, channel: str) -> None:
+    """Wait until the session ``pid`` has run its LISTEN and waits (the stream started)."""
+    # Polled: the listener's state is on the server, nothing here can signal it.
+    with anyio.fail_after(10):
+        while not await sender.fetchval(  # noqa: ASYNC110
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'idle' "
+            "AND query ILIKE 'LISTEN%' AND position(replace($2, '\"', '\"\"') in query) > 0",
+            pid,
+            channel,
+        ):
+            await anyio.sleep(0.01)
+
+
+async def channels_of(sender: Any, pid: int) -> str:
+    """The last statement the session ran (to see its UNLISTEN)."""
+    query: str = await sender.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+    return query
+
+
+async def collect(
+    stream: Stream[Notification], n: int, sender: Any, pid: int, channel: str, *payloads: str
+) -> list[Notification]:
+    """Pull ``n`` notifications while ``payloads`` are sent once the listener is ready."""
+    got: list[Notification] = []
+
+    async def consume() -> None:
+        async with stream:
+            async for item in stream:
+                got.append(item)
+                if len(got) == n:
+                    return
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await until_listening(sender, pid, channel)
+            for payload in payloads:
+                await sender.execute("SELECT pg_notify($1, $2)", channel, payload)
+    return got
+
+
+class TestDelivery:
+    async def test_in_order_with_channel_payload_and_pid(
+        self, listener: tuple[Any, int], sender: Any
+    ) -> None:
+        """Each NOTIFY arrives once, in order, with its channel, payload and sender's pid."""
+        conn, pid = listener
+        got = await collect(listen(conn, "sw_orders"), 3, sender, pid, "sw_orders", "a", "", "c")
+        me = sender.get_server_pid()
+        assert got == [
+            Notification("sw_orders", "a", me),
+            Notification("sw_orders", "", me),
+            Notification("sw_orders", "c", me),
+        ]
+
+    async def test_only_its_channel(self, listener: tuple[Any, int], sender: Any) -> None:
+        """Notifications on other channels are not delivered."""
+        conn, pid = listener
+        stream = listen(conn, "sw_mine")
+        got: list[Notification] = []
+
+        async def consume() -> None:
+            async with stream:
+                async for item in stream:
+                    got.append(item)
+                    return
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(consume)
+                await until_listening(sender, pid, "sw_mine")
+                await sender.execute("SELECT pg_notify('sw_other', 'no')")
+                await sender.execute("SELECT pg_notify('sw_mine', 'yes')")
+        assert [n.payload for n in got] == ["yes"]
+
+    async def test_channel_name_is_quoted(self, listener: tuple[Any, int], sender: Any) -> None:
+        """A channel name with spaces, quotes and capitals is one identifier."""
+        conn, pid = listener
+        channel = 'Mixed "Case" chan'
+        got = await collect(listen(conn, channel), 1, sender, pid, channel, "x")
+        assert [(n.channel, n.payload) for n in got] == [(channel, "x")]
+
+    async def test_largest_payload(self, listener: tuple[Any, int], sender: Any) -> None:
+        """A 7999-byte payload arrives whole; the server refuses 8000 bytes."""
+        import asyncpg
+
+        conn, pid = listener
+        big = "x" * 7999
+        got = await collect(listen(conn, "sw_big"), 1, sender, pid, "sw_big", big)
+        assert got[0].payload == big
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="payload string too long"):
+            await sender.execute("SELECT pg_notify('sw_big', $1)", "x" * 8000)
+
+    async def test_unlisten_on_close(self, listener: tuple[Any, int], sender: Any) -> None:
+        """Closing the stream runs UNLISTEN; the connection works after."""
+        conn, pid = listener
+        await collect(listen(conn, "sw_bye"), 1, sender, pid, "sw_bye", "x")
+        assert (await channels_of(sender, pid)).startswith("UNLISTEN")
+        if hasattr(conn, "fetchval"):
+            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+        else:
+            cursor = await conn.execute("SELECT count(*) FROM pg_listening_channels()")
+            assert await cursor.fetchone() == (0,)
+
+    async def test_cancelled_while_waiting(self, listener: tuple[Any, int], sender: Any) -> None:
+        """Cancelled while waiting for a notification: UNLISTEN still runs, the connection works."""
+        conn, pid = listener
+        with anyio.move_on_after(0.3) as scope:
+            async with listen(conn, "sw_quiet") as stream:
+                async for _ in stream:
+                    pass
+        assert scope.cancelled_caught
+        assert (await channels_of(sender, pid)).startswith("UNLISTEN")
+        if hasattr(conn, "fetchval"):
+            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+        else:
+            cursor = await conn.execute("SELECT count(*) FROM pg_listening_channels()")
+            assert await cursor.fetchone() == (0,)
+
+    async def test_sent_before_the_stream_started_is_lost(
+        self, listener: tuple[Any, int], sender: Any
+    ) -> None:
+        """NOTIFY keeps nothing for a session not yet listening: only later ones arrive."""
+        conn, pid = listener
+        await sender.execute("SELECT pg_notify('sw_late', 'before')")
+        got = await collect(listen(conn, "sw_late"), 1, sender, pid, "sw_late", "after")
+        assert [n.payload for n in got] == ["after"]
+
+
+class TestAsyncpgBuffer:
+    async def test_overflow_after_the_buffered_ones(self, asyncpg_conn: Any, sender: Any) -> None:
+        """A consumer more than `buffer` behind gets the buffered ones, then ListenOverflowError."""
+        pid = asyncpg_conn.get_server_pid()
+        stream = listen(asyncpg_conn, "sw_flood", buffer=3)
+        got: list[str] = []
+        with anyio.fail_after(10):
+            async with stream:
+                first: Notification | None = None
+
+                async def wait_first() -> None:
+                    nonlocal first
+                    first = await anext(stream)
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(wait_first)
+                    await until_listening(sender, pid, "sw_flood")
+                    await sender.execute("SELECT pg_notify('sw_flood', '0')")
+                assert first is not None
+                # The consumer is busy: 8 more arrive (and a round trip makes sure they did).
+                for i in range(1, 9):
+                    await sender.execute("SELECT pg_notify('sw_flood', $1)", str(i))
+                await asyncpg_conn.fetchval("SELECT 1")
+                with pytest.raises(ListenOverflowError) as info:
+                    async for item in stream:
+                        got.append(item.payload)
+        assert got == ["1", "2", "3"]
+        assert info.value.buffer == 3
+        assert info.value.dropped == 5
+        assert info.value.channel == "sw_flood"
+        assert isinstance(info.value, ListenError)
+        assert await asyncpg_conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+
+    async def test_lost_connection(self, asyncpg_conn: Any, sender: Any) -> None:
+        """The listener's session is killed: ListenDisconnectedError after what had arrived."""
+        pid = asyncpg_conn.get_server_pid()
+        stream = listen(asyncpg_conn, "sw_gone")
+        got: list[str] = []
+        failed: list[BaseException] = []
+
+        async def consume() -> None:
+            try:
+                async with stream:
+                    async for item in stream:
+                        got.append(item.payload)
+            except ListenDisconnectedError as exc:
+                failed.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(consume)
+                await until_listening(sender, pid, "sw_gone")
+                await sender.execute("SELECT pg_notify('sw_gone', 'last')")
+                await sender.execute("SELECT pg_terminate_backend($1)", pid)
+        assert got == ["last"]
+        assert len(failed) == 1
+        assert "sw_gone" in str(failed[0])
+
+
+class TestPsycopg:
+    async def test_lost_connection(self, psycopg_conn: Any, sender: Any) -> None:
+        """psycopg: a killed session ends the stream with ListenDisconnectedError."""
+        pid = psycopg_conn.info.backend_pid
+
+        failed: list[BaseException] = []
+
+        async def consume() -> None:
+            try:
+                async with listen(psycopg_conn, "sw_gone2") as stream:
+                    async for _ in stream:
+                        pass
+            except ListenDisconnectedError as exc:
+                failed.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(consume)
+                await until_listening(sender, pid, "sw_gone2")
+                await sender.execute("SELECT pg_terminate_backend($1)", pid)
+        assert len(failed) == 1
+        assert failed[0].__cause__ is not None  # psycopg's own error, chained
+
+    async def test_needs_autocommit(self, pg_dsn: str) -> None:
+        """A psycopg connection in a transaction would only LISTEN at COMMIT: ValueError."""
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+            with pytest.raises(ValueError, match="autocommit"):
+                listen(conn, "sw_x")
+
+
+class TestArguments:
+    def test_not_postgres(self) -> None:
+        """A SQLite connection (or anything else) is a TypeError."""
+        conn = sqlite3.connect(":memory:")
+        try:
+            with pytest.raises(TypeError):
+                listen(conn, "x")
+        finally:
+            conn.close()
+
+    async def test_bad_channel_and_buffer(self, asyncpg_conn: Any) -> None:
+        """An empty channel is a TypeError, a buffer below 1 a ValueError."""
+        with pytest.raises(TypeError, match="channel name"):
+            listen(asyncpg_conn, "")
+        with pytest.raises(ValueError, match="buffer >= 1"):
+            listen(asyncpg_conn, "x", buffer=0)
