@@ -12,9 +12,12 @@ The hierarchy::
     ├── EmptyStreamError (also ValueError)
     │       first(), last() or reduce() without an initial value
     │       met a stream with no items
-    └── SSEError                      Server-Sent Events
-        ├── SSELimitError             a line or an event over the decoder's limit
-        └── SSEResponseError          the server answered without an event stream
+    ├── SSEError                      Server-Sent Events
+    │   ├── SSELimitError             a line or an event over the decoder's limit
+    │   └── SSEResponseError          the server answered without an event stream
+    └── ChangeStreamError             a database change stream cannot start or go on
+        └── HistoryLost               the position to resume from is gone (a missing or
+                                      invalidated replication slot, MongoDB error 286)
 
 Argument errors are the builtin ``ValueError`` (a number out of range, such
 as ``take(-1)``) and ``TypeError`` (a value of the wrong kind, such as
@@ -26,7 +29,9 @@ reach you unchanged: the same exception object, never wrapped.
 from __future__ import annotations
 
 __all__ = [
+    "ChangeStreamError",
     "EmptyStreamError",
+    "HistoryLost",
     "SSEError",
     "SSELimitError",
     "SSEResponseError",
@@ -108,3 +113,27 @@ class SSEResponseError(SSEError):
         self.status = status
         self.headers = headers
         self.body = body
+
+
+class ChangeStreamError(SluicewayError):
+    """A database change stream cannot start or go on (setup, configuration, slot misuse).
+
+    Attributes:
+        source: what was being read, e.g. ``"replication slot 'orders'"``.
+    """
+
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class HistoryLost(ChangeStreamError):
+    """The position a change stream would resume from no longer exists.
+
+    A PostgreSQL replication slot that is missing (dropped, never created) or
+    invalidated (``wal_status = 'lost'``: the WAL it needed was removed), or a
+    MongoDB resume token older than the oplog (error 286,
+    ``ChangeStreamHistoryLost``). Retrying cannot help: the changes in between
+    are gone. Recover by re-reading the data you mirror (a snapshot), then
+    start a new stream from the current position.
+    """
