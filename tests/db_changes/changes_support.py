@@ -18,11 +18,11 @@ def confirmed_lsn(dsn: str, slot: str) -> int:
     """The slot's acknowledged position on the server, as an int."""
     from sluiceway.db._postgres_changes import parse_lsn
 
-    rows = sql(dsn, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", slot)
+    rows = sql(
+        dsn, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", slot
+    )
     return parse_lsn(rows[0][0])
 
 
 def make_slot(dsn: str, name: str) -> None:
     sql(dsn, "SELECT pg_create_logical_replication_slot(%s, 'wal2json')", name)
-
-

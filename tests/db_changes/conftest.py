@@ -51,7 +51,9 @@ def dsn() -> str:
             )
         except psycopg.Error as exc:
             services.unavailable(
-                f"PostgreSQL cannot decode with wal2json (run `make services`): {exc}".splitlines()[0]
+                f"PostgreSQL cannot decode with wal2json (run `make services`): {exc}".splitlines()[
+                    0
+                ]
             )
     _checked.append(dsn)
     return dsn
@@ -62,7 +64,11 @@ def slot(dsn: str) -> Iterator[str]:
     """A fresh slot name; the slot (if made) is dropped afterwards, so it retains no WAL."""
     name = f"sw_test_{uuid.uuid4().hex[:12]}"
     yield name
-    sql(dsn, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", name)
+    sql(
+        dsn,
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+        name,
+    )
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ class TestDelivery:
         x2 = xid_of(dsn, f"UPDATE {table} SET name = 'b', n = 2 WHERE id = 1")
         x3 = xid_of(dsn, f"INSERT INTO {table} VALUES (2, 'c', NULL)")
         x4 = xid_of(dsn, f"DELETE FROM {table} WHERE id = 1")
-        got = await take(postgres_changes(dsn, slot=slot), 4)
+        got = await take(postgres_changes(dsn, slot=slot, tables=[table]), 4)
         assert short(got) == [
             ("insert", {"id": 1, "name": "a", "n": Decimal("1.25")}, None),
             ("update", {"id": 1, "name": "b", "n": Decimal("2")}, {"id": 1}),
@@ -76,7 +76,7 @@ class TestDelivery:
         make_slot(dsn, slot)
         sql(dsn, f"UPDATE {table} SET name = 'b' WHERE id = 1")
         sql(dsn, f"DELETE FROM {table}")
-        got = await take(postgres_changes(dsn, slot=slot), 2)
+        got = await take(postgres_changes(dsn, slot=slot, tables=[table]), 2)
         assert short(got) == [
             ("update", {"id": 1, "name": "b", "n": 1}, {"id": 1, "name": "a", "n": 1}),
             ("delete", None, {"id": 1, "name": "b", "n": 1}),
@@ -98,16 +98,14 @@ class TestDelivery:
             a.execute(f"INSERT INTO {table} VALUES (5, 'a3')")  # type: ignore[arg-type]
             a.commit()
         sql(dsn, f"TRUNCATE {table}")
-        got = await take(postgres_changes(dsn, slot=slot), 6)
+        got = await take(postgres_changes(dsn, slot=slot, tables=[table]), 6)
         assert [c.new and c.new["id"] for c in got[:5]] == [2, 4, 1, 3, 5]
         assert [c.ends_transaction for c in got] == [False, True, False, False, True, True]
         assert len({c.xid for c in got[:2]}) == 1 and len({c.xid for c in got[2:5]}) == 1
         assert got[0].commit_lsn == got[1].commit_lsn != got[2].commit_lsn
         assert (got[5].operation, got[5].table) == ("truncate", f"public.{table}")
 
-    async def test_tables_filter(
-        self, dsn: str, slot: str, table: str, other_table: str
-    ) -> None:
+    async def test_tables_filter(self, dsn: str, slot: str, table: str, other_table: str) -> None:
         """tables= keeps only the changes of the tables named, bare or schema-qualified."""
         make_slot(dsn, slot)
         xid_of(dsn, f"INSERT INTO {other_table} VALUES (1, 'x')", f"INSERT INTO {table} VALUES (1)")
@@ -132,7 +130,7 @@ class TestDelivery:
         try:
             make_slot(dsn, slot)
             sql(dsn, f"""INSERT INTO {name} VALUES (1, 0.5, true, '{{"k": [1]}}', '2024-02-29')""")
-            (change,) = await take(postgres_changes(dsn, slot=slot), 1)
+            (change,) = await take(postgres_changes(dsn, slot=slot, tables=[name]), 1)
         finally:
             sql(dsn, f"DROP TABLE {name}")
         assert change.new == {"id": 1, "f": 0.5, "b": True, "j": '{"k": [1]}', "t": "2024-02-29"}
@@ -147,9 +145,9 @@ class TestAcknowledgement:
         make_slot(dsn, slot)
         for i in range(1, 6):
             sql(dsn, f"INSERT INTO {table} VALUES ({i})")
-        first = await take(postgres_changes(dsn, slot=slot), 3)
+        first = await take(postgres_changes(dsn, slot=slot, tables=[table]), 3)
         assert confirmed_lsn(dsn, slot) == parse_lsn(first[-1].commit_lsn)
-        rest = await take(postgres_changes(dsn, slot=slot), 2)
+        rest = await take(postgres_changes(dsn, slot=slot, tables=[table]), 2)
         assert [c.new and c.new["id"] for c in first + rest] == [1, 2, 3, 4, 5]
 
     async def test_an_error_in_the_consumer_leaves_its_change_unacknowledged(
@@ -159,13 +157,13 @@ class TestAcknowledgement:
         make_slot(dsn, slot)
         for i in range(1, 4):
             sql(dsn, f"INSERT INTO {table} VALUES ({i})")
-        stream = postgres_changes(dsn, slot=slot)
+        stream = postgres_changes(dsn, slot=slot, tables=[table])
         with pytest.raises(KeyError):
             async with stream:
                 async for change in stream:
                     if change.new and change.new["id"] == 2:
                         raise KeyError("handler failed")
-        again = await take(postgres_changes(dsn, slot=slot), 2)
+        again = await take(postgres_changes(dsn, slot=slot, tables=[table]), 2)
         assert [c.new and c.new["id"] for c in again] == [2, 3]
 
     async def test_a_partly_processed_transaction_comes_again_whole(
@@ -178,17 +176,20 @@ class TestAcknowledgement:
         make_slot(dsn, slot)
         sql(dsn, f"INSERT INTO {table} VALUES (1)")
         xid_of(dsn, *(f"INSERT INTO {table} VALUES ({i})" for i in (2, 3, 4)))
-        first = await take(postgres_changes(dsn, slot=slot), 3)  # 1, then 2 and 3 of (2, 3, 4)
+        first = await take(
+            postgres_changes(dsn, slot=slot, tables=[table]), 3
+        )  # 1, then 2 and 3 of (2, 3, 4)
         assert [c.new and c.new["id"] for c in first] == [1, 2, 3]
         assert confirmed_lsn(dsn, slot) == parse_lsn(first[0].commit_lsn)
-        whole = await take(postgres_changes(dsn, slot=slot), 3)
+        whole = await take(postgres_changes(dsn, slot=slot, tables=[table]), 3)
         assert [c.new and c.new["id"] for c in whole] == [2, 3, 4]
         # That stream stopped at the transaction's end: acknowledged now.
         assert confirmed_lsn(dsn, slot) == parse_lsn(whole[-1].commit_lsn)
         sql(dsn, f"INSERT INTO {table} VALUES (5)")
-        assert [c.new and c.new["id"] for c in await take(postgres_changes(dsn, slot=slot), 1)] == [
-            5
-        ]
+        assert [
+            c.new and c.new["id"]
+            for c in await take(postgres_changes(dsn, slot=slot, tables=[table]), 1)
+        ] == [5]
 
     async def test_after_skips_to_a_checkpoint_inside_a_transaction(
         self, dsn: str, slot: str, table: str
@@ -197,8 +198,8 @@ class TestAcknowledgement:
         make_slot(dsn, slot)
         xid_of(dsn, *(f"INSERT INTO {table} VALUES ({i})" for i in (1, 2, 3)))
         sql(dsn, f"INSERT INTO {table} VALUES (4)")
-        first = await take(postgres_changes(dsn, slot=slot), 2)
-        stream = postgres_changes(dsn, slot=slot, after=first[-1].checkpoint)
+        first = await take(postgres_changes(dsn, slot=slot, tables=[table]), 2)
+        stream = postgres_changes(dsn, slot=slot, tables=[table], after=first[-1].checkpoint)
         assert stream.checkpoint == first[-1].checkpoint
         rest = await take(stream, 2)
         assert [c.new and c.new["id"] for c in rest] == [3, 4]
@@ -209,9 +210,9 @@ class TestAcknowledgement:
         for i in range(1, 5):
             sql(dsn, f"INSERT INTO {table} VALUES ({i})")
         start = confirmed_lsn(dsn, slot)
-        got = await take(postgres_changes(dsn, slot=slot, auto_ack=False), 3)
+        got = await take(postgres_changes(dsn, slot=slot, tables=[table], auto_ack=False), 3)
         assert confirmed_lsn(dsn, slot) == start  # nothing acknowledged
-        stream = postgres_changes(dsn, slot=slot, auto_ack=False)
+        stream = postgres_changes(dsn, slot=slot, tables=[table], auto_ack=False)
         async with stream:
             seen: list[Change] = []
             async for change in stream:
@@ -224,7 +225,7 @@ class TestAcknowledgement:
         assert [c.new for c in seen] == [c.new for c in got]
         assert stream.checkpoint == seen[1].checkpoint
         assert confirmed_lsn(dsn, slot) == parse_lsn(seen[1].commit_lsn)
-        rest = await take(postgres_changes(dsn, slot=slot), 2)
+        rest = await take(postgres_changes(dsn, slot=slot, tables=[table]), 2)
         assert [c.new and c.new["id"] for c in rest] == [3, 4]
 
     async def test_manual_acknowledgement_behind_read_ahead(
@@ -234,7 +235,7 @@ class TestAcknowledgement:
         make_slot(dsn, slot)
         for i in range(1, 8):
             sql(dsn, f"INSERT INTO {table} VALUES ({i})")
-        changes = postgres_changes(dsn, slot=slot, auto_ack=False)
+        changes = postgres_changes(dsn, slot=slot, tables=[table], auto_ack=False)
         batches = changes.batch(3, timeout=0.5)
         done: list[int] = []
         async with batches:
@@ -244,7 +245,7 @@ class TestAcknowledgement:
                 if len(done) >= 6:
                     break
         assert done == [1, 2, 3, 4, 5, 6]
-        rest = await take(postgres_changes(dsn, slot=slot), 1)
+        rest = await take(postgres_changes(dsn, slot=slot, tables=[table]), 1)
         assert [c.new and c.new["id"] for c in rest] == [7]
 
 
@@ -271,7 +272,7 @@ class TestSlots:
     ) -> None:
         """A created slot sees changes committed after it was made, none before."""
         sql(dsn, f"INSERT INTO {table} VALUES (1)")
-        stream = postgres_changes(dsn, slot=slot, poll_interval=0.05)
+        stream = postgres_changes(dsn, slot=slot, tables=[table], poll_interval=0.05)
         async with stream:
             it = aiter(stream)
             async with anyio.create_task_group() as tg:
@@ -293,7 +294,7 @@ class TestSlots:
     ) -> None:
         """A slot dropped under a running stream ends it with HistoryLost, without retrying."""
         make_slot(dsn, slot)
-        stream = postgres_changes(dsn, slot=slot, poll_interval=0.05)
+        stream = postgres_changes(dsn, slot=slot, tables=[table], poll_interval=0.05)
         sql(dsn, f"INSERT INTO {table} VALUES (1)")
         with pytest.raises(HistoryLost, match="does not exist"):
             async with stream:
@@ -318,7 +319,7 @@ class TestSlots:
         """The stream uses the connection it is given and leaves it open, not listening."""
         make_slot(dsn, slot)
         sql(dsn, f"INSERT INTO {table} VALUES (1)")
-        (change,) = await take(postgres_changes(conn, slot=slot), 1)
+        (change,) = await take(postgres_changes(conn, slot=slot, tables=[table]), 1)
         assert change.new == {"id": 1, "name": None, "n": None}
         assert await conn.fetchval("SELECT 41 + 1") == 42
         assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
@@ -333,7 +334,7 @@ class TestIdle:
         await add_wakeup_trigger(conn, table)
         poll = 5.0
         try:
-            stream = postgres_changes(dsn, slot=slot, poll_interval=poll)
+            stream = postgres_changes(dsn, slot=slot, tables=[table], poll_interval=poll)
             async with stream:
                 it = aiter(stream)
                 async with anyio.create_task_group() as tg:
@@ -350,10 +351,13 @@ class TestIdle:
         finally:
             await drop_wakeup_trigger(conn, table)
         assert arrived[0] - sent < poll / 2
-        assert await conn.fetchval(
-            "SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal",
-            table,
-        ) == 0
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal",
+                table,
+            )
+            == 0
+        )
 
     async def test_heartbeat_advances_an_idle_slot_past_other_databases_wal(
         self, dsn: str, slot: str
@@ -367,7 +371,9 @@ class TestIdle:
         sql(other, "DROP TABLE sw_heartbeat_probe")
         written = parse_lsn(sql(dsn, "SELECT pg_current_wal_lsn()::text")[0][0])
         assert written > start
-        stream = postgres_changes(dsn, slot=slot, poll_interval=0.05, heartbeat=0.1)
+        stream = postgres_changes(
+            dsn, slot=slot, tables=["sw_no_such_table"], poll_interval=0.05, heartbeat=0.1
+        )
         async with stream:
             with anyio.move_on_after(1.0):
                 await stream.first()

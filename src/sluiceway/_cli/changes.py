@@ -86,7 +86,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    anyio.run(_print, stream, args.max_changes, backend="asyncio")
+    from ..errors import HistoryLost
+
+    try:
+        anyio.run(_print, stream, args.max_changes, backend="asyncio")
+    except HistoryLost as exc:
+        if args.from_start or "does not exist" not in str(exc):
+            raise
+        raise HistoryLost(
+            f"{exc.source} does not exist (changes since it was dropped, if it ever existed, "
+            "are lost); run with --from-start to create it at the current position",
+            source=exc.source,
+        ) from None
 
 
 def as_json(change: Change) -> dict[str, object]:
