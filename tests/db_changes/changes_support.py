@@ -26,3 +26,16 @@ def confirmed_lsn(dsn: str, slot: str) -> int:
 
 def make_slot(dsn: str, name: str) -> None:
     sql(dsn, "SELECT pg_create_logical_replication_slot(%s, 'wal2json')", name)
+
+
+def slot_ready(dsn: str, slot: str) -> bool:
+    """Whether the slot exists and has finished being created (it has a confirmed position).
+
+    A transaction that commits while a slot is still being created may come
+    before its consistent point and is then never decoded.
+    """
+    query = (
+        "SELECT 1 FROM pg_replication_slots "
+        "WHERE slot_name = %s AND confirmed_flush_lsn IS NOT NULL"
+    )
+    return bool(sql(dsn, query, slot))

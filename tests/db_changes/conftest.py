@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import services
 from changes_support import sql
+
+import services
 
 BACKENDS: list[Any] = [pytest.param("asyncio", id="asyncio")]
 if importlib.util.find_spec("uvloop") is not None:
@@ -40,8 +41,9 @@ def dsn() -> str:
     with psycopg.connect(dsn, autocommit=True) as conn:
         level = conn.execute("SHOW wal_level").fetchone()
         if level is None or level[0] != "logical":
+            found = level[0] if level else None
             services.unavailable(
-                f"PostgreSQL has wal_level = {level and level[0]}, not logical (run `make services`)"
+                f"PostgreSQL has wal_level = {found}, not logical (run `make services`)"
             )
         try:
             # A temporary slot goes away with this session: nothing retains WAL.

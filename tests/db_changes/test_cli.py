@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from changes_support import confirmed_lsn, make_slot, sql
+from changes_support import confirmed_lsn, make_slot, slot_ready, sql
 
 from sluiceway.db._postgres_changes import parse_lsn
 
@@ -66,7 +66,8 @@ class TestChangesCommand:
             "table", "operation", "new", "old", "xid", "lsn", "commit_lsn", "commit_time",
             "checkpoint",
         }  # fmt: skip
-        assert isinstance(first["xid"], int) and first["commit_time"].endswith("+00:00")
+        assert isinstance(first["xid"], int)
+        assert first["commit_time"].endswith("+00:00")
         # --max-changes stops after the last one is acknowledged.
         assert confirmed_lsn(dsn, slot) == parse_lsn(second["commit_lsn"])
 
@@ -76,7 +77,8 @@ class TestChangesCommand:
         assert out.returncode == 1
         assert out.stdout == ""
         assert len(out.stderr.strip().splitlines()) == 1
-        assert "HistoryLost" in out.stderr and "--from-start" in out.stderr
+        assert "HistoryLost" in out.stderr
+        assert "--from-start" in out.stderr
         assert sql(dsn, "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", slot) == []
 
     def test_from_start_creates_the_slot_at_the_current_position(
@@ -102,7 +104,7 @@ class TestChangesCommand:
         )
         try:
             deadline = time.monotonic() + 30
-            while not sql(dsn, "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", slot):
+            while not slot_ready(dsn, slot):
                 assert time.monotonic() < deadline, "the slot was never created"
                 time.sleep(0.05)
             sql(dsn, f"INSERT INTO {table} VALUES (2)")
@@ -145,7 +147,8 @@ class TestChangesCommand:
             proc.kill()
             proc.wait()
         assert proc.returncode == 130, stderr
-        assert stdout == "" and "Traceback" not in stderr
+        assert stdout == ""
+        assert "Traceback" not in stderr
         assert confirmed_lsn(dsn, slot) == parse_lsn(printed[-1]["commit_lsn"])
         sql(dsn, f"INSERT INTO {table} VALUES (4)")
         out = run(dsn, slot, "--tables", table, "--max-changes", "1")
@@ -171,7 +174,8 @@ class TestKilled:
         with subprocess.Popen(
             command(dsn, slot, "--tables", table), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         ) as proc:
-            assert proc.stdout is not None and proc.stderr is not None
+            assert proc.stdout is not None
+            assert proc.stderr is not None
             head = [proc.stdout.readline() for _ in range(40)]
             time.sleep(1.0)  # the pipe fills up; the process blocks in a write
             os.kill(proc.pid, signal.SIGKILL)

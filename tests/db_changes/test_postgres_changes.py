@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from changes_support import confirmed_lsn, make_slot, sql
+from changes_support import confirmed_lsn, make_slot, slot_ready, sql
 
 from sluiceway.db import Change, add_wakeup_trigger, drop_wakeup_trigger, postgres_changes
 from sluiceway.db._postgres_changes import parse_lsn
@@ -64,7 +64,8 @@ class TestDelivery:
         assert {c.table for c in got} == {f"public.{table}"}
         assert all(c.commit_time is not None and c.commit_time.tzinfo for c in got)
         lsns = [parse_lsn(c.commit_lsn) for c in got]
-        assert lsns == sorted(lsns) and len(set(lsns)) == 4
+        assert lsns == sorted(lsns)
+        assert len(set(lsns)) == 4
         assert all(c.ends_transaction for c in got)
 
     async def test_replica_identity_full_gives_the_whole_old_row(
@@ -101,7 +102,8 @@ class TestDelivery:
         got = await take(postgres_changes(dsn, slot=slot, tables=[table]), 6)
         assert [c.new and c.new["id"] for c in got[:5]] == [2, 4, 1, 3, 5]
         assert [c.ends_transaction for c in got] == [False, True, False, False, True, True]
-        assert len({c.xid for c in got[:2]}) == 1 and len({c.xid for c in got[2:5]}) == 1
+        assert len({c.xid for c in got[:2]}) == 1
+        assert len({c.xid for c in got[2:5]}) == 1
         assert got[0].commit_lsn == got[1].commit_lsn != got[2].commit_lsn
         assert (got[5].operation, got[5].table) == ("truncate", f"public.{table}")
 
@@ -283,7 +285,7 @@ class TestSlots:
 
                 tg.start_soon(read)
                 for _ in range(200):  # the stream makes the slot when it starts
-                    if sql(dsn, "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", slot):
+                    if slot_ready(dsn, slot):
                         break
                     await anyio.sleep(0.05)
                 sql(dsn, f"INSERT INTO {table} VALUES (2)")

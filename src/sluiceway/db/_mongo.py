@@ -20,6 +20,7 @@ against a fake of pymongo's ``AsyncChangeStream`` surface (``watch()``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core._callables import is_async_callable
@@ -35,7 +36,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     ) from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Mapping
+    from collections.abc import AsyncIterator, Callable
 
     from .._core._scope import Scope
 

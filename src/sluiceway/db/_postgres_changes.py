@@ -372,7 +372,8 @@ class _Source(Node):
 
     async def _flush(self, conn: asyncpg.Connection) -> None:
         """Advance the slot to what the ledger says is safe, if that moved."""
-        assert self._ledger is not None and self.confirmed_lsn is not None
+        assert self._ledger is not None
+        assert self.confirmed_lsn is not None
         safe = self._ledger.safe
         if safe <= parse_lsn(self.confirmed_lsn):
             return
@@ -490,7 +491,8 @@ class _Source(Node):
         advance cannot skip one that commits meanwhile.
         """
         here = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
-        assert isinstance(here, str) and self._ledger is not None
+        assert isinstance(here, str)
+        assert self._ledger is not None
         if parse_lsn(here) <= parse_lsn(self.confirmed_lsn or "0/0"):
             return
         if await self._peek(conn, here, 1):
@@ -675,10 +677,25 @@ class ChangeStream(Stream[Change]):
 def _check_tables(tables: str | Iterable[str] | None) -> str | None:
     if tables is None:
         return None
-    names = [tables] if isinstance(tables, str) else list(tables)
-    if not names or not all(isinstance(name, str) for name in names):
-        raise TypeError("postgres_changes() expects tables= as table names (str)")
-    return ",".join(_quote_table(name) for name in names)
+    names: list[object] = [tables] if isinstance(tables, str) else list(tables)
+    quoted: list[str] = []
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"postgres_changes() expects tables= as table names (str), got {name!r}"
+            )
+        quoted.append(_quote_table(name))
+    if not quoted:
+        raise ValueError("postgres_changes() tables= names no table")
+    return ",".join(quoted)
+
+
+def _is_connection_or_dsn(value: object) -> bool:
+    return isinstance(value, str | asyncpg.Connection)
+
+
+def _is_slot_name(value: object) -> bool:
+    return isinstance(value, str) and _SLOT_NAME.fullmatch(value) is not None
 
 
 def postgres_changes(
@@ -742,12 +759,12 @@ def postgres_changes(
             (wal_level, wal2json), the slot is of another kind or database, or
             another consumer uses the slot.
     """
-    if not isinstance(conn_or_dsn, str | asyncpg.Connection):
+    if not _is_connection_or_dsn(conn_or_dsn):
         raise TypeError(
             "postgres_changes() expects an asyncpg connection or a DSN string, got "
             f"{type(conn_or_dsn).__name__}"
         )
-    if not isinstance(slot, str) or _SLOT_NAME.fullmatch(slot) is None:
+    if not _is_slot_name(slot):
         raise ValueError(
             f"postgres_changes() expects slot= as 1-63 lower-case letters, digits or '_', "
             f"got {slot!r}"
