@@ -62,6 +62,8 @@ class TestDelivery:
         ]
         assert [c.xid for c in got] == [x1, x2, x3, x4]
         assert {c.table for c in got} == {f"public.{table}"}
+        assert got[1].new is not None
+        assert type(got[1].new["n"]) is Decimal
         assert all(c.commit_time is not None and c.commit_time.tzinfo for c in got)
         lsns = [parse_lsn(c.commit_lsn) for c in got]
         assert lsns == sorted(lsns)
@@ -307,6 +309,13 @@ class TestSlots:
         """A slot decoded by another plugin is a clear ChangeStreamError, not garbage."""
         sql(dsn, "SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", slot)
         with pytest.raises(ChangeStreamError, match="test_decoding"):
+            await postgres_changes(dsn, slot=slot).first()
+
+    async def test_a_slot_of_another_database_is_refused(self, dsn: str, slot: str) -> None:
+        """A slot made in another database says which one to connect to."""
+        other = dsn.rsplit("/", 1)[0] + "/postgres"
+        make_slot(other, slot)
+        with pytest.raises(ChangeStreamError, match="belongs to database 'postgres'"):
             await postgres_changes(dsn, slot=slot).first()
 
     async def test_a_bad_dsn_is_a_change_stream_error(self, slot: str) -> None:

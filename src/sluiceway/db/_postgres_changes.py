@@ -163,8 +163,11 @@ def _values(items: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     values: dict[str, Any] = {}
     for item in items:
         value = item.get("value")
-        if isinstance(value, Decimal) and item.get("type") in _FLOAT_TYPES:
+        kind = item.get("type", "")
+        if isinstance(value, Decimal) and kind in _FLOAT_TYPES:
             value = float(value)
+        elif type(value) is int and kind.startswith("numeric"):
+            value = Decimal(value)  # numeric(10,2) = 2 came as a JSON integer
         values[item["name"]] = value
     return values
 
@@ -591,7 +594,7 @@ class _Source(Node):
                 f"{where} does not exist any more (dropped while in use?): {message}",
                 source=where,
             )
-        if "can no longer get changes" in message or "invalidated" in message:
+        if "can no longer get changes" in message or "cannot be advanced" in message:
             return HistoryLost(
                 f"{where} was invalidated: {message}; the changes since its last "
                 "acknowledgement are lost (see max_slot_wal_keep_size)",
@@ -601,15 +604,15 @@ class _Source(Node):
             "could not access file" in message or "No such file" in message
         ):
             return ChangeStreamError(
-                f"the wal2json output plugin is not installed on the server ({message}); "
+                f"{where}: the wal2json output plugin is not installed on the server ({message}); "
                 "install it (Debian: apt-get install postgresql-<version>-wal2json; "
                 "`make services` does it on a development machine)",
                 source=where,
             )
         if "may not be used as an output plugin" in message:
             return ChangeStreamError(
-                f"the server does not allow wal2json as an output plugin ({message}); add it "
-                "to output_plugin_libraries and reload (`make services` does it)",
+                f"{where}: the server does not allow wal2json as an output plugin ({message}); "
+                "add it to output_plugin_libraries and reload (`make services` does it)",
                 source=where,
             )
         if "is active for PID" in message:

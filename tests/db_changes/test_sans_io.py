@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
+from sluiceway.db import postgres_changes
 from sluiceway.db._postgres_changes import (
     Ledger,
+    _Source,
     format_lsn,
     parse_lsn,
     parse_transactions,
 )
-from sluiceway.errors import ChangeStreamError
+from sluiceway.errors import ChangeStreamError, HistoryLost
 
 
 def row(at: str, **record: object) -> tuple[str, str]:
@@ -129,3 +132,97 @@ class TestLedger:
         ledger.skipped(0x40)
         assert ledger.safe == 0x40
         assert ledger.idle
+
+
+def source() -> _Source:
+    stream = postgres_changes("postgresql://127.0.0.1/test", slot="orders")
+    node = stream._node  # pyright: ignore[reportPrivateUsage]
+    assert isinstance(node, _Source)
+    return node
+
+
+class TestDriverErrors:
+    """Server errors as the typed errors that say what to do.
+
+    The messages are PostgreSQL 15's own, seen on this machine (an invalidated
+    slot was produced once by hand with max_slot_wal_keep_size; the tests do
+    not change the server's configuration, so they build the driver's
+    exceptions here).
+    """
+
+    @pytest.mark.parametrize(
+        ("error", "expected", "words"),
+        [
+            (
+                asyncpg.exceptions.ObjectNotInPrerequisiteStateError(
+                    'can no longer get changes from replication slot "orders"'
+                ),
+                HistoryLost,
+                "max_slot_wal_keep_size",
+            ),
+            (
+                asyncpg.exceptions.ObjectNotInPrerequisiteStateError(
+                    'replication slot "orders" cannot be advanced'
+                ),
+                HistoryLost,
+                "invalidated",
+            ),
+            (
+                asyncpg.UndefinedObjectError('replication slot "orders" does not exist'),
+                HistoryLost,
+                "does not exist any more",
+            ),
+            (
+                asyncpg.exceptions.UndefinedFileError(
+                    'could not access file "wal2json": No such file or directory'
+                ),
+                ChangeStreamError,
+                "apt-get install postgresql-<version>-wal2json",
+            ),
+            (
+                asyncpg.exceptions.InsufficientPrivilegeError(
+                    'library "wal2json" may not be used as an output plugin'
+                ),
+                ChangeStreamError,
+                "output_plugin_libraries",
+            ),
+            (
+                asyncpg.exceptions.ObjectInUseError(
+                    'replication slot "orders" is active for PID 4242'
+                ),
+                ChangeStreamError,
+                "one consumer per slot",
+            ),
+            (
+                asyncpg.exceptions.ObjectNotInPrerequisiteStateError(
+                    "cannot advance replication slot to 0/1D9D2F0, minimum is 0/1D9D3A8"
+                ),
+                ChangeStreamError,
+                "moved by someone else",
+            ),
+        ],
+    )
+    def test_translation(
+        self, error: asyncpg.PostgresError, expected: type[Exception], words: str
+    ) -> None:
+        """Each server error maps to its typed error, naming the slot and the remedy."""
+        translated = source()._translate(error)  # pyright: ignore[reportPrivateUsage]
+        assert type(translated) is expected
+        assert words in str(translated)
+        assert "'orders'" in str(translated)
+        assert translated.source == "replication slot 'orders'"
+
+    async def test_wal_level_not_logical(self, anyio_backend: object) -> None:
+        """A server without wal_level = logical is refused with how to fix it.
+
+        The real server here has logical decoding on, and tests do not change
+        its configuration, so this one answers SHOW wal_level with a stand-in.
+        """
+
+        class Replica:
+            async def fetchval(self, query: str) -> str:
+                assert query == "SHOW wal_level"
+                return "replica"
+
+        with pytest.raises(ChangeStreamError, match=r"wal_level = replica.*make services"):
+            await source()._prepare(Replica())  # type: ignore[arg-type]  # pyright: ignore[reportPrivateUsage]
