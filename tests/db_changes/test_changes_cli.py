@@ -123,6 +123,7 @@ class TestChangesCommand:
         assert "cannot connect" in out.stderr
         assert run("postgresql://127.0.0.1:1/test", "Bad-Slot").returncode == 2
         assert run("postgresql://127.0.0.1:1/test", slot, "--max-changes", "-1").returncode == 2
+        assert run("postgresql://127.0.0.1:1/test", slot, "--ack-interval", "-1").returncode == 2
 
     def test_ctrl_c_exits_130_and_keeps_what_was_printed(
         self, dsn: str, slot: str, table: str

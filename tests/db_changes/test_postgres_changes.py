@@ -154,6 +154,27 @@ class TestAcknowledgement:
         rest = await take(postgres_changes(dsn, slot=slot, tables=[table]), 2)
         assert [c.new and c.new["id"] for c in first + rest] == [1, 2, 3, 4, 5]
 
+    @pytest.mark.parametrize("interval", [0, 60])
+    async def test_the_slot_advances_per_transaction_or_per_interval(
+        self, dsn: str, slot: str, table: str, interval: float
+    ) -> None:
+        """By default each processed transaction is acknowledged on the server at once;
+        with ack_interval the advances are put off (never past what was processed)."""
+        make_slot(dsn, slot)
+        for i in range(1, 6):
+            sql(dsn, f"INSERT INTO {table} VALUES ({i})")
+        start = confirmed_lsn(dsn, slot)
+        stream = postgres_changes(dsn, slot=slot, tables=[table], ack_interval=interval)
+        got: list[Change] = []
+        async with stream:
+            async for change in stream:
+                got.append(change)
+                if len(got) == 4:  # #1-#3 processed, #4 in hand
+                    server = confirmed_lsn(dsn, slot)
+                    break
+        assert server == (parse_lsn(got[2].commit_lsn) if interval == 0 else start)
+        assert confirmed_lsn(dsn, slot) == parse_lsn(got[3].commit_lsn)
+
     async def test_an_error_in_the_consumer_leaves_its_change_unacknowledged(
         self, dsn: str, slot: str, table: str
     ) -> None:
@@ -405,6 +426,8 @@ class TestArguments:
             postgres_changes(dsn, slot="ok", tables=[" "])
         with pytest.raises(ValueError, match="poll_interval"):
             postgres_changes(dsn, slot="ok", poll_interval=0)
+        with pytest.raises(ValueError, match="ack_interval"):
+            postgres_changes(dsn, slot="ok", ack_interval=-1)
         with pytest.raises(ValueError, match="batch_size"):
             postgres_changes(dsn, slot="ok", batch_size=0)
         with pytest.raises(ValueError, match="checkpoint"):

@@ -58,6 +58,16 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="seconds between reads while idle (a NOTIFY on sluiceway_changes wakes it sooner)",
     )
+    changes.add_argument(
+        "--ack-interval",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help=(
+            "advance the slot at most this often (default 0: after every transaction; a "
+            "crash may then repeat up to this much)"
+        ),
+    )
     changes.set_defaults(run=run)
 
 
@@ -66,6 +76,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error("--max-changes must be >= 0")
     if not args.poll_interval > 0:
         parser.error("--poll-interval must be > 0")
+    if not args.ack_interval >= 0:
+        parser.error("--ack-interval must be >= 0")
     tables = None
     if args.tables is not None:
         tables = [name for name in args.tables.split(",") if name.strip()]
@@ -82,6 +94,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
             tables=tables,
             create_slot=args.from_start,
             auto_ack=False,  # acknowledged below, once the line is out
+            ack_interval=args.ack_interval,
             poll_interval=args.poll_interval,
         )
     except ValueError as exc:
