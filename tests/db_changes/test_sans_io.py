@@ -102,8 +102,8 @@ class TestLedger:
         first, empty = parse_transactions(ROWS)
         ledger = Ledger(0x50)
         a, b = first.changes
-        ledger.delivered(a)
-        ledger.delivered(b)
+        ledger.delivered(a, first.end)
+        ledger.delivered(b, first.end)
         ledger.skipped(empty.end)  # nothing to deliver in it, but it waits its turn
         assert ledger.processed(a.checkpoint)
         assert ledger.safe == 0x50
@@ -117,7 +117,7 @@ class TestLedger:
         first, _ = parse_transactions(ROWS)
         ledger = Ledger(0)
         for change in first.changes:
-            ledger.delivered(change)
+            ledger.delivered(change, first.end)
         assert not ledger.processed("0/999#1")
         assert ledger.safe == 0
         assert not ledger.idle

@@ -77,6 +77,8 @@ _OPERATIONS: dict[str, Operation] = {
     "D": "delete",
     "T": "truncate",
 }
+#: One decoder for every row (json.loads(..., parse_float=) would build one per call).
+_decode = json.JSONDecoder(parse_float=Decimal).decode
 _FLOAT_TYPES = frozenset({"real", "double precision", "float4", "float8"})
 _SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}")
 _LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
@@ -136,10 +138,6 @@ class Change:
     ends_transaction: bool = field(default=False, repr=False)
 
 
-def _checkpoint(end: int, index: int) -> str:
-    return f"{format_lsn(end)}#{index}"
-
-
 def _parse_checkpoint(text: str) -> tuple[int, int]:
     lsn, hash_, index = text.partition("#")
     if not hash_ or not index.isdigit():
@@ -194,7 +192,7 @@ def parse_transactions(rows: Iterable[tuple[str, str]]) -> list[Transaction]:
     began = False
     count = 0
     for lsn, data in rows:
-        record = json.loads(data, parse_float=Decimal)
+        record = _decode(data)
         action = record.get("action")
         count += 1
         if action == "B":
@@ -205,25 +203,27 @@ def parse_transactions(rows: Iterable[tuple[str, str]]) -> list[Transaction]:
                     f"wal2json output has a commit without a begin at {lsn}", source="wal2json"
                 )
             end = parse_lsn(lsn)
+            commit_lsn = format_lsn(end)
             commit_time = _time(record.get("timestamp"))
+            xid = int(record.get("xid", 0))
             changes: list[Change] = []
             last = len(pending)
             for index, item in enumerate(pending, 1):
                 changes.append(
                     Change(
-                        table=f"{item['schema']}.{item['table']}",
-                        operation=_OPERATIONS[item["action"]],
-                        new=_values(item.get("columns")),
-                        old=_values(item.get("identity")),
-                        xid=int(record.get("xid", item.get("xid", 0))),
-                        lsn=str(item.get("lsn", lsn)),
-                        commit_lsn=format_lsn(end),
-                        commit_time=commit_time,
-                        checkpoint=_checkpoint(end, index),
-                        ends_transaction=index == last,
+                        f"{item['schema']}.{item['table']}",
+                        _OPERATIONS[item["action"]],
+                        _values(item.get("columns")),
+                        _values(item.get("identity")),
+                        xid,
+                        item.get("lsn", lsn),
+                        commit_lsn,
+                        commit_time,
+                        f"{commit_lsn}#{index}",
+                        index == last,
                     )
                 )
-            done.append(Transaction(int(record.get("xid", 0)), end, count, changes))
+            done.append(Transaction(xid, end, count, changes))
             began, pending = False, []
         elif action in _OPERATIONS:
             pending.append(record)
@@ -246,9 +246,8 @@ class Ledger:
         self._pending: deque[tuple[str | None, int, bool]] = deque()
         self.safe = confirmed
 
-    def delivered(self, change: Change) -> None:
-        """``change`` was handed to the consumer."""
-        end = parse_lsn(change.commit_lsn)
+    def delivered(self, change: Change, end: int) -> None:
+        """``change``, of the transaction ending at ``end``, was handed to the consumer."""
         self._pending.append((change.checkpoint, end, change.ends_transaction))
 
     def skipped(self, end: int) -> None:
@@ -264,6 +263,15 @@ class Ledger:
         Returns False (and changes nothing) when ``checkpoint`` is not waiting.
         """
         pending = self._pending
+        if not pending:
+            return False
+        if pending[-1][0] == checkpoint:  # the usual case: everything delivered so far
+            for _key, end, ends in reversed(pending):  # the last whole transaction in it
+                if ends:
+                    self.safe = max(self.safe, end)
+                    break
+            pending.clear()
+            return True
         if not any(entry[0] == checkpoint for entry in pending):
             return False
         while pending:
@@ -319,6 +327,7 @@ class _Source(Node):
     hands_out_own = True
     __slots__ = (
         "_advanced_at",
+        "_confirmed",
         "_gen",
         "_ledger",
         "_opts",
@@ -343,6 +352,7 @@ class _Source(Node):
         self.checkpoint: str | None = options["after"]
         #: The slot's acknowledged position (``X/Y``), once known.
         self.confirmed_lsn: str | None = None
+        self._confirmed = 0  # the same, as an int
         self.clean_exit = False
 
     @property
@@ -376,9 +386,8 @@ class _Source(Node):
     async def _flush(self, conn: asyncpg.Connection) -> None:
         """Advance the slot to what the ledger says is safe, if that moved."""
         assert self._ledger is not None
-        assert self.confirmed_lsn is not None
         safe = self._ledger.safe
-        if safe <= parse_lsn(self.confirmed_lsn):
+        if safe <= self._confirmed:
             return
         try:
             # The server moves no further than the WAL it has flushed: keep its answer.
@@ -390,6 +399,7 @@ class _Source(Node):
         except asyncpg.PostgresError as exc:
             raise self._translate(exc) from exc
         self.confirmed_lsn = str(moved)
+        self._confirmed = parse_lsn(self.confirmed_lsn)
         self._advanced_at = time.monotonic()
 
     # -- the loop --------------------------------------------------------
@@ -448,13 +458,13 @@ class _Source(Node):
         auto = opts["auto_ack"]
         interval = opts["ack_interval"]
         after = _parse_checkpoint(opts["after"]) if opts["after"] is not None else None
-        seen = parse_lsn(self.confirmed_lsn or "0/0")  # transactions delivered end by here
+        seen = self._confirmed  # transactions delivered end by here
         in_flight: deque[tuple[int, int]] = deque()  # (end, rows) delivered, not yet confirmed
         idle_since = time.monotonic()
         while True:
             self._wake = anyio.Event()  # before the read, so a notify during it is not missed
             await self._flush(conn)
-            confirmed = parse_lsn(self.confirmed_lsn or "0/0")
+            confirmed = self._confirmed
             while in_flight and in_flight[0][0] <= confirmed:
                 in_flight.popleft()
             # Unconfirmed transactions come back first in every read: read past them.
@@ -480,13 +490,15 @@ class _Source(Node):
                     continue
                 in_flight.append((transaction.end, transaction.rows))
                 for change in changes:
-                    ledger.delivered(change)
+                    ledger.delivered(change, transaction.end)
                     yield change
                     # The consumer asked for the next item: it is done with this one.
                     if auto:
                         ledger.processed(change.checkpoint)
                         self.checkpoint = change.checkpoint
-                    if interval == 0 or time.monotonic() - self._advanced_at >= interval:
+                    if ledger.safe > self._confirmed and (
+                        interval == 0 or time.monotonic() - self._advanced_at >= interval
+                    ):
                         await self._flush(conn)
 
     async def _heartbeat(self, conn: asyncpg.Connection) -> None:
@@ -499,7 +511,7 @@ class _Source(Node):
         here = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
         assert isinstance(here, str)
         assert self._ledger is not None
-        if parse_lsn(here) <= parse_lsn(self.confirmed_lsn or "0/0"):
+        if parse_lsn(here) <= self._confirmed:
             return
         if await self._peek(conn, here, 1):
             return  # something arrived: the loop reads it
@@ -571,7 +583,8 @@ class _Source(Node):
                 source=self.where,
             )
         self.confirmed_lsn = row["confirmed_flush_lsn"]
-        self._ledger = Ledger(parse_lsn(row["confirmed_flush_lsn"]))
+        self._confirmed = parse_lsn(row["confirmed_flush_lsn"])
+        self._ledger = Ledger(self._confirmed)
         self._advanced_at = time.monotonic()  # ack_interval counts from the start
 
     async def _peek(
