@@ -326,6 +326,29 @@ class TestSlots:
                 async for _change in stream:
                     sql(dsn, "SELECT pg_drop_replication_slot(%s)", slot)
 
+    async def test_a_lost_connection_ends_the_stream_and_a_new_one_resumes(
+        self, dsn: str, slot: str, table: str
+    ) -> None:
+        """A connection killed under the stream is a ChangeStreamError; nothing is lost."""
+        make_slot(dsn, slot)
+        sql(dsn, f"INSERT INTO {table} VALUES (1)")
+        stream = postgres_changes(dsn, slot=slot, tables=[table], poll_interval=0.05)
+        got: list[Change] = []
+        with pytest.raises(ChangeStreamError, match="connection to PostgreSQL was lost"):
+            async with stream:
+                async for change in stream:
+                    got.append(change)
+                    killed = sql(
+                        dsn,
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = %s",
+                        f"sluiceway changes {slot}",
+                    )
+                    assert killed == [(True,)]
+                    sql(dsn, f"INSERT INTO {table} VALUES (2)")
+        again = await take(postgres_changes(dsn, slot=slot, tables=[table]), 2)
+        assert [c.new and c.new["id"] for c in got + again] == [1, 1, 2]
+
     async def test_a_slot_of_another_plugin_is_refused(self, dsn: str, slot: str) -> None:
         """A slot decoded by another plugin is a clear ChangeStreamError, not garbage."""
         sql(dsn, "SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", slot)

@@ -306,6 +306,15 @@ def _quote_table(name: str) -> str:
     return escaped if "." in name else f"*.{escaped}"
 
 
+#: What a read or an acknowledgement may raise: translated at the boundary.
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+_CONNECTION_ERRORS = (
+    asyncpg.InterfaceError,
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # terminated by an administrator, shutdown
+)
+
 _PEEK = """
 SELECT lsn::text, data FROM pg_logical_slot_peek_changes(
     $1, $2::text::pg_lsn, $3,
@@ -396,7 +405,7 @@ class _Source(Node):
                 self._opts["slot"],
                 format_lsn(safe),
             )
-        except asyncpg.PostgresError as exc:
+        except _DRIVER_ERRORS as exc:
             raise self._translate(exc) from exc
         self.confirmed_lsn = str(moved)
         self._confirmed = parse_lsn(self.confirmed_lsn)
@@ -524,7 +533,10 @@ class _Source(Node):
         target = self._target
         if isinstance(target, str):
             try:
-                conn: asyncpg.Connection = await asyncpg.connect(target)
+                conn: asyncpg.Connection = await asyncpg.connect(
+                    target,
+                    server_settings={"application_name": f"sluiceway changes {self._opts['slot']}"},
+                )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 raise ChangeStreamError(
                     f"cannot connect to PostgreSQL for {self.where}: {exc}", source=self.where
@@ -598,14 +610,20 @@ class _Source(Node):
             args.append(opts["tables"])
         try:
             rows: Sequence[Any] = await conn.fetch(_PEEK.format(tables=tables), *args)
-        except asyncpg.PostgresError as exc:
+        except _DRIVER_ERRORS as exc:
             raise self._translate(exc) from exc
         return parse_transactions((row[0], row[1]) for row in rows)
 
-    def _translate(self, exc: asyncpg.PostgresError) -> ChangeStreamError:
+    def _translate(self, exc: Exception) -> ChangeStreamError:
         """A driver error as the change-stream error that says what to do."""
         message = str(exc)
         where = self.where
+        if isinstance(exc, _CONNECTION_ERRORS):
+            return ChangeStreamError(
+                f"{where}: the connection to PostgreSQL was lost ({type(exc).__name__}: "
+                f"{message}); a new stream resumes after the last acknowledged transaction",
+                source=where,
+            )
         if isinstance(exc, asyncpg.UndefinedObjectError) and "replication slot" in message:
             return HistoryLost(
                 f"{where} does not exist any more (dropped while in use?): {message}",
