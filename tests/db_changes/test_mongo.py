@@ -170,6 +170,12 @@ class TestArguments:
         """Something without watch(), both resume options, or a save that is not callable."""
         with pytest.raises(TypeError, match="watch"):
             mongo_changes(object())
+
+        class SyncCollection:  # pymongo's MongoClient side: watch() is not async
+            def watch(self) -> None: ...
+
+        with pytest.raises(TypeError, match="AsyncMongoClient"):
+            mongo_changes(SyncCollection())
         with pytest.raises(ValueError, match="not both"):
             mongo_changes(orders, resume_after=token(1), start_after=token(1))
         with pytest.raises(TypeError, match="save"):

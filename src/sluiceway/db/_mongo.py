@@ -207,6 +207,11 @@ def mongo_changes(
             "mongo_changes() expects a pymongo AsyncCollection, AsyncDatabase or "
             f"AsyncMongoClient (something with watch()), got {type(watchable).__name__}"
         )
+    if not is_async_callable(watchable.watch):
+        raise TypeError(
+            f"mongo_changes() needs pymongo's async API: {type(watchable).__name__}.watch() is "
+            "not a coroutine function (use AsyncMongoClient, not MongoClient)"
+        )
     if resume_after is not None and start_after is not None:
         raise ValueError("mongo_changes() takes resume_after or start_after, not both")
     if save is not None and not callable(save):
