@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SOURCES := src tests benchmarks
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean services
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sluiceway needs Python 3.11 or newer (try: make PYTHON=python3.11 ...)")'
@@ -32,6 +32,11 @@ typecheck: $(VENV)/.installed-dev
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -X dev -m pytest $(PYTEST_ARGS)
+
+# Opt-in, for developers: install wal2json and set wal_level = logical on the
+# local PostgreSQL (restarts it once). `make test` never touches the server.
+services:
+	scripts/services
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -23,9 +23,12 @@ The hierarchy::
     │   ├── RepeatedPageError         a cursor or next URL seen before (a loop)
     │   ├── CrossOriginError          a next URL on another origin than the first request
     │   └── EmptyPagesError           too many empty pages in a row that claim more
-    └── ListenError                   PostgreSQL LISTEN/NOTIFY (sluiceway.db.listen)
-        ├── ListenOverflowError       the consumer fell behind: notifications dropped
-        └── ListenDisconnectedError   the listening connection closed
+    ├── ListenError                   PostgreSQL LISTEN/NOTIFY (sluiceway.db.listen)
+    │   ├── ListenOverflowError       the consumer fell behind: notifications dropped
+    │   └── ListenDisconnectedError   the listening connection closed
+    └── ChangeStreamError             a database change stream cannot start or go on
+        └── HistoryLost               the position to resume from is gone (a missing or
+                                      invalidated replication slot, MongoDB error 286)
 
 Argument errors are the builtin ``ValueError`` (a number out of range, such
 as ``take(-1)``) and ``TypeError`` (a value of the wrong kind, such as
@@ -38,11 +41,13 @@ from __future__ import annotations
 
 __all__ = [
     "BadPageError",
+    "ChangeStreamError",
     "CrossOriginError",
     "EmptyPagesError",
     "EmptyStreamError",
     "HTTPError",
     "HTTPStatusError",
+    "HistoryLost",
     "ListenDisconnectedError",
     "ListenError",
     "ListenOverflowError",
@@ -315,3 +320,27 @@ class ListenDisconnectedError(ListenError):
             "disconnected are lost (NOTIFY keeps nothing for absent listeners)",
             channel,
         )
+
+
+class ChangeStreamError(SluicewayError):
+    """A database change stream cannot start or go on (setup, configuration, slot misuse).
+
+    Attributes:
+        source: what was being read, e.g. ``"replication slot 'orders'"``.
+    """
+
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class HistoryLost(ChangeStreamError):
+    """The position a change stream would resume from no longer exists.
+
+    A PostgreSQL replication slot that is missing (dropped, never created) or
+    invalidated (``wal_status = 'lost'``: the WAL it needed was removed), or a
+    MongoDB resume token older than the oplog (error 286,
+    ``ChangeStreamHistoryLost``). Retrying cannot help: the changes in between
+    are gone. Recover by re-reading the data you mirror (a snapshot), then
+    start a new stream from the current position.
+    """

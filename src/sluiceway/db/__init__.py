@@ -1,12 +1,15 @@
-"""Databases: query results as batched streams, and PostgreSQL notifications.
+"""Databases: query results as batched streams, notifications and change streams.
 
-The drivers (aiosqlite, asyncpg, psycopg 3) are imported by your code, not
-here: ``import sluiceway.db`` needs none of them, and the functions find the
-driver from the connection object you pass. Install them with
-``pip install 'sluiceway[sqlite]'`` or ``pip install 'sluiceway[postgres]'``.
-The drivers are asyncio-only, so these streams run on asyncio (uvloop too),
-not on trio.
+``rows`` and ``listen`` find the driver (aiosqlite, asyncpg, psycopg 3) from
+the connection object you pass; ``import sluiceway.db`` imports none of them.
+``postgres_changes`` (asyncpg) and ``mongo_changes`` (pymongo) load their
+module, and with it their driver, when first used. Install the drivers with
+``pip install 'sluiceway[sqlite]'``, ``'sluiceway[postgres]'`` or
+``'sluiceway[mongo]'``. The drivers are asyncio-only, so these streams run on
+asyncio (uvloop too), not on trio.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._listen import Notification as Notification
 from ._listen import listen as listen
@@ -14,10 +17,49 @@ from ._rows import DEFAULT_BATCH_SIZE as DEFAULT_BATCH_SIZE
 from ._rows import RowStream as RowStream
 from ._rows import rows as rows
 
+if TYPE_CHECKING:
+    from ._mongo import MongoChangeStream as MongoChangeStream
+    from ._mongo import mongo_changes as mongo_changes
+    from ._postgres_changes import DEFAULT_CHANNEL as DEFAULT_CHANNEL
+    from ._postgres_changes import Change as Change
+    from ._postgres_changes import ChangeStream as ChangeStream
+    from ._postgres_changes import add_wakeup_trigger as add_wakeup_trigger
+    from ._postgres_changes import drop_wakeup_trigger as drop_wakeup_trigger
+    from ._postgres_changes import postgres_changes as postgres_changes
+
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_CHANNEL",
+    "Change",
+    "ChangeStream",
+    "MongoChangeStream",
     "Notification",
     "RowStream",
+    "add_wakeup_trigger",
+    "drop_wakeup_trigger",
     "listen",
+    "mongo_changes",
+    "postgres_changes",
     "rows",
 ]
+
+# The change streams import their driver at module level: loaded on first use.
+_LAZY = {
+    "DEFAULT_CHANNEL": "_postgres_changes",
+    "Change": "_postgres_changes",
+    "ChangeStream": "_postgres_changes",
+    "add_wakeup_trigger": "_postgres_changes",
+    "drop_wakeup_trigger": "_postgres_changes",
+    "postgres_changes": "_postgres_changes",
+    "MongoChangeStream": "_mongo",
+    "mongo_changes": "_mongo",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sluiceway.db' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{module}"), name)

@@ -1,0 +1,102 @@
+"""The real PostgreSQL, with logical decoding through wal2json, for the change-stream tests.
+
+asyncpg, like the other DB drivers, runs on asyncio only (it is built on
+asyncio's protocols and transports), so these tests run on asyncio and on
+asyncio with uvloop, not on trio.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from changes_support import sql
+
+import services
+
+BACKENDS: list[Any] = [pytest.param("asyncio", id="asyncio")]
+if importlib.util.find_spec("uvloop") is not None:
+    BACKENDS.append(pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"))
+
+
+@pytest.fixture(params=BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
+_checked: list[str] = []
+
+
+@pytest.fixture
+def dsn() -> str:
+    """The test database's DSN, once logical decoding through wal2json is known to work."""
+    dsn = services.postgres_dsn()
+    if _checked:
+        return dsn
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        level = conn.execute("SHOW wal_level").fetchone()
+        if level is None or level[0] != "logical":
+            found = level[0] if level else None
+            services.unavailable(
+                f"PostgreSQL has wal_level = {found}, not logical (run `make services`)"
+            )
+        try:
+            # A temporary slot goes away with this session: nothing retains WAL.
+            conn.execute(
+                "SELECT pg_create_logical_replication_slot(%s, 'wal2json', true)",
+                (f"sw_probe_{uuid.uuid4().hex[:8]}",),
+            )
+        except psycopg.Error as exc:
+            services.unavailable(
+                f"PostgreSQL cannot decode with wal2json (run `make services`): {exc}".splitlines()[
+                    0
+                ]
+            )
+    _checked.append(dsn)
+    return dsn
+
+
+@pytest.fixture
+def slot(dsn: str) -> Iterator[str]:
+    """A fresh slot name; the slot (if made) is dropped afterwards, so it retains no WAL."""
+    name = f"sw_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    sql(
+        dsn,
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+        name,
+    )
+
+
+@pytest.fixture
+def table(dsn: str) -> Iterator[str]:
+    """A fresh table `public.chg_<random>` (id primary key, name, n), dropped afterwards."""
+    name = f"chg_{uuid.uuid4().hex[:12]}"
+    sql(dsn, f"CREATE TABLE {name} (id int PRIMARY KEY, name text, n numeric)")
+    yield name
+    sql(dsn, f"DROP TABLE IF EXISTS {name}")
+
+
+@pytest.fixture
+def other_table(dsn: str) -> Iterator[str]:
+    name = f"chg_{uuid.uuid4().hex[:12]}"
+    sql(dsn, f"CREATE TABLE {name} (id int PRIMARY KEY, name text)")
+    yield name
+    sql(dsn, f"DROP TABLE IF EXISTS {name}")
+
+
+@pytest.fixture
+async def conn(dsn: str) -> AsyncIterator[Any]:
+    """An asyncpg connection to the test database."""
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        yield connection
+    finally:
+        await connection.close()
