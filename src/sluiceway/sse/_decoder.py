@@ -1,21 +1,24 @@
 """The WHATWG "interpret an event stream" rules, over bytes, without I/O.
 
-How it stays fast: the bytes are decoded with an incremental UTF-8 decoder
-(invalid bytes become U+FFFD), line endings are normalised to ``"\\n"`` with
-two ``str.replace`` calls, and whole blocks (the text before a blank line)
-are found with ``str.rfind``/``str.split`` at C speed. Only the few lines of
-each complete block are looked at in Python, once. Text after the last blank
-line waits, as pieces, until a chunk that may complete a block arrives, so
-feeding a long event one byte at a time stays linear.
+How it stays fast: each chunk is decoded to text in one call (invalid bytes
+become U+FFFD; a character cut at the chunk's end waits for the next one) and
+cut into lines with ``str.split`` at C speed; CR and CRLF line ends are found
+with one more split on ``"\\r"``, only in chunks that have one. Lines are then
+read once, in a loop that keeps the block being built (data lines, type,
+retry) from one chunk to the next, so a long event fed one byte at a time
+stays linear. Runs of the most common block, one ``data: `` line (LLM token
+streams), are cut straight into their values with one ``str.split`` on
+``"\\n\\ndata: "`` and become events without a look at their lines.
 
 Chunking never changes the output: a CR at the end of a chunk ends its line
 at once (as the spec says) and a LF at the start of the next chunk is then
-swallowed; a multi-byte character split across chunks is decoded whole.
+swallowed; a multi-byte character split across chunks is decoded whole; the
+limits are checked line by line as the text arrives.
 """
 
 from __future__ import annotations
 
-import codecs
+from codecs import utf_8_decode
 from typing import Any
 
 from .._core._callables import check_count
@@ -29,23 +32,40 @@ DEFAULT_MAX_LINE_SIZE = 8 * 1024 * 1024
 #: Largest event block accepted, in characters.
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 
-# The slots' own descriptors, past the frozen __setattr__: the hot path builds
-# events without the cost of the dataclass __init__.
+# Events are built on the hot paths without the dataclass __init__ (one
+# object.__setattr__ call per field, past the frozen __setattr__): a bare
+# instance gets its fields in its __dict__. A field left out reads the class
+# default, as with Event(): the one-line data blocks set only data and id.
 _new_event = Event.__new__
-_slot: Any = Event.__dict__
-_set_event = _slot["event"].__set__
-_set_data = _slot["data"].__set__
-_set_id = _slot["id"].__set__
-_set_retry = _slot["retry"].__set__
+
+#: What separates two one-line ``data: `` blocks.
+_DATA_BLOCK = "\n\ndata: "
 
 
-def _make(event: str, data: str, last_id: str, retry: int | None) -> Event:
-    made = _new_event(Event)
-    _set_event(made, event)
-    _set_data(made, data)
-    _set_id(made, last_id)
-    _set_retry(made, retry)
-    return made
+def _cr_lines(text: str) -> list[str]:
+    """``text`` cut at CR, LF and CRLF; the last item is the unfinished line ("" if none)."""
+    parts = text.split("\r")
+    lines = parts[0].split("\n")
+    for part in parts[1:]:  # each part follows a CR that ended a line
+        more = part.split("\n")
+        if part[:1] == "\n":
+            del more[0]  # the LF of a CRLF pair
+        lines += more
+    return lines
+
+
+def _one_line_data_block(text: str, start: int) -> bool:
+    """Whether one of the first two blocks from ``start`` is a lone ``data: `` line."""
+    for _ in range(2):
+        end = text.find("\n", start)
+        if end < 0:
+            return False
+        if text.startswith("data: ", start) and text.startswith("\n", end + 1):
+            return True
+        start = text.find("\n\n", end) + 2
+        if start == 1:
+            return False
+    return False
 
 
 class Decoder:
@@ -72,6 +92,7 @@ class Decoder:
     """
 
     __slots__ = (
+        "_block",
         "_bom_checked",
         "_data",
         "_event_type",
@@ -80,12 +101,10 @@ class Decoder:
         "_max_event",
         "_max_line",
         "_partial",
-        "_pieces",
         "_retry",
+        "_within_limits",
         "_skip_lf",
-        "_tail_ends_lf",
-        "_tail_size",
-        "_utf8",
+        "_undecoded",
         "last_event_id",
         "reconnection_time",
     )
@@ -99,25 +118,29 @@ class Decoder:
     ) -> None:
         self._max_line = check_count(max_line_size, "Decoder", "max_line_size", minimum=1)
         self._max_event = check_count(max_event_size, "Decoder", "max_event_size", minimum=1)
-        self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+        # Text this long holds no line or block over a limit.
+        self._within_limits = min(self._max_line, self._max_event)
+        self._undecoded = b""  # the start of a character cut by the chunk's end
         self._bom_checked = False
         self._skip_lf = False  # the last chunk ended in CR: a LF right after is part of it
-        self._pieces: list[str] = []  # text after the last blank line, not joined yet
-        self._tail_size = 0
-        self._line = 0  # length of the last, unfinished line of the pending text
-        self._partial: list[str] = []  # its pieces
-        self._tail_ends_lf = False
-        # The block being read: its data lines, type and retry; the id buffer persists.
+        self._partial: list[str] = []  # the pieces of the unfinished last line
+        self._line = 0  # its length
+        # The block being read: its data lines, type and retry, and the length
+        # of its complete lines with their line ends; the id buffer persists.
         self._data: list[str] = []
         self._event_type = ""
         self._retry: int | None = None
+        self._block = 0
         self._id_buffer = last_event_id
         self.last_event_id = last_event_id
         self.reconnection_time: int | None = None
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode ``data`` (any chunk of the body) and return the events it completes."""
-        text = self._utf8.decode(data)
+        if self._undecoded:
+            data = self._undecoded + data
+        text, used = utf_8_decode(data, "replace", False)
+        self._undecoded = data[used:] if used < len(data) else b""
         if not text:
             return []
         if not self._bom_checked:
@@ -132,135 +155,136 @@ class Decoder:
                 text = text[1:]
                 if not text:
                     return []
+        events: list[Event] = []
         if "\r" in text:
             self._skip_lf = text[-1] == "\r"
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        # Only a chunk with a blank line in it (or that makes one with the
-        # pending text) can complete a block; others are just kept.
-        if "\n\n" not in text and not (self._tail_ends_lf and text[0] == "\n"):
-            self._keep(text)
-            return []
-        pieces = self._pieces
-        if pieces:
-            pieces.append(text)
-            text = "".join(pieces)
-            pieces.clear()
-        end = text.rfind("\n\n")
-        self._tail_size = self._line = 0
-        self._partial.clear()
-        self._tail_ends_lf = False
-        events: list[Event] = []
-        region = text[:end]
-        small = min(self._max_line, self._max_event)
-        if len(region) <= small and len(region) > 256 * (region.count("\n\n") + 1):
-            # Large blocks (within every limit): one pass over the lines is
-            # cheaper than cutting blocks first and lines then.
-            self._read_lines(region.split("\n"), events)
-        else:
-            append = events.append
-            for block in region.split("\n\n"):
-                # The common block, one "data:" line (LLM token streams), in
-                # line; a block starts with clean buffers, only the id persists.
-                if block[:5] == "data:" and "\n" not in block and len(block) <= small:
-                    value = block[6:] if block[5:6] == " " else block[5:]
-                    last_id = self.last_event_id = self._id_buffer
-                    append(_make("message", value, last_id, None))
-                else:
-                    self._read_block(block, events)
-        rest = text[end + 2 :]
-        if rest:
-            self._keep(rest)  # after the blocks: its retry lines come later in the stream
+            self._lines(_cr_lines(text), events)
+            return events
+        first = text.find("\n\n")
+        if first >= 0:
+            last = text.rfind("\n\n")
+            if (
+                first + 1 < last <= first + self._within_limits
+                and _one_line_data_block(text, first + 2)
+            ):
+                # The blocks between the first and the last blank line are
+                # complete: cut them at C speed; the text around them is read
+                # line by line with what is pending.
+                self._lines(text[: first + 2].split("\n"), events)
+                self._data_blocks(text[first:last], events)
+                self._lines(text[last + 2 :].split("\n"), events)
+                return events
+        self._lines(text.split("\n"), events)
         return events
 
-    def _keep(self, text: str) -> None:
-        """Hold text that does not complete a block yet, within the limits.
-
-        The limits are checked as the text arrives, in time linear in it, so
-        a stream that never ends a line or a block cannot grow without bound.
-        A ``retry`` line takes effect as soon as the line is complete, as the
-        spec says, even before its block ends.
-        """
-        self._pieces.append(text)
-        self._tail_size += len(text)
-        self._tail_ends_lf = text[-1] == "\n"
+    def _lines(self, lines: list[str], events: list[Event]) -> None:
+        """Read the lines of a chunk: the last one is unfinished and waits for the next."""
         partial = self._partial
-        first_lf = text.find("\n")
-        if first_lf < 0:
-            partial.append(text)
-            self._line += len(text)
-        else:
-            if partial:
-                partial.append(text[:first_lf])
-                done = "".join(partial)
-            else:
-                done = text[:first_lf]
-            self._check_line(done)
-            last_lf = text.rfind("\n")
-            if last_lf > first_lf:
-                for line in text[first_lf + 1 : last_lf].split("\n"):
-                    self._check_line(line)
-            rest = text[last_lf + 1 :]
-            partial[:] = [rest] if rest else []
-            self._line = len(rest)
+        if len(lines) == 1:  # no line end: the unfinished line grows
+            piece = lines[0]
+            if piece:
+                partial.append(piece)
+                self._line += len(piece)
+                self._check_unfinished()
+            return
+        if partial:
+            partial.append(lines[0])
+            lines[0] = "".join(partial)
+            partial.clear()
+        rest = lines.pop()
+        self._read(lines, events)
+        self._line = len(rest)
+        if rest:
+            partial.append(rest)
+            self._check_unfinished()
+
+    def _check_unfinished(self) -> None:
+        """The limits, for the unfinished line as it grows and its block."""
         if self._line > self._max_line:
             raise SSELimitError("max_line_size", self._line, self._max_line)
-        # The blank line that ends a block is not part of the event's size.
-        size = self._tail_size - self._tail_ends_lf
+        size = self._block + self._line
         if size > self._max_event:
             raise SSELimitError("max_event_size", size, self._max_event)
 
-    def _check_line(self, line: str) -> None:
-        """A line of the pending block is complete: check its size, apply a retry."""
-        if len(line) > self._max_line:
-            raise SSELimitError("max_line_size", len(line), self._max_line)
-        if line.startswith("retry:"):
-            value = line[6:]
-            if value[:1] == " ":
-                value = value[1:]
-            if value.isascii() and value.isdigit():
-                self.reconnection_time = int(value)
+    def _data_blocks(self, text: str, events: list[Event]) -> None:
+        """Read complete blocks: ``text`` starts with a blank line and ends where one starts.
 
-    def _read_block(self, block: str, events: list[Event]) -> None:
-        """Apply the field rules to the lines of one block, then dispatch."""
-        if len(block) > self._max_line or len(block) > self._max_event:
-            longest = max(map(len, block.split("\n")))
-            if longest > self._max_line:
-                raise SSELimitError("max_line_size", longest, self._max_line)
-            if len(block) > self._max_event:
-                raise SSELimitError("max_event_size", len(block), self._max_event)
-        self._read_lines(block.split("\n"), events)
+        Cut at ``"\\n\\ndata: "``, each piece after the first is the value of a
+        block that starts with a ``data: `` line; a piece without a line end is
+        that whole block (within the limits: ``text`` is). Anything else (other
+        fields, more lines, blank lines) is read line by line.
+        """
+        pieces = iter(text.split(_DATA_BLOCK))
+        head = next(pieces)
+        if head:  # the blocks before the first "data: " block (the blank line cut off)
+            self._read_blocks(head[2:], events)
+        last_id = self._id_buffer
+        append = events.append
+        for value in pieces:
+            if "\n" in value:
+                self._read_blocks("data: " + value, events)
+                last_id = self._id_buffer
+            else:
+                made = _new_event(Event)
+                fields = made.__dict__
+                fields["data"] = value
+                fields["id"] = last_id
+                append(made)
+        self.last_event_id = last_id
 
-    def _read_lines(self, lines: list[str], events: list[Event]) -> None:
-        """Apply the field rules line by line, dispatching at each blank line and at the end."""
+    def _read_blocks(self, text: str, events: list[Event]) -> None:
+        """Read ``text`` and the blank line after it (it ends where a block ends)."""
+        lines = text.split("\n")
+        lines.append("")
+        self._read(lines, events)
+
+    def _read(self, lines: list[str], events: list[Event]) -> None:
+        """Apply the field rules to complete lines, dispatching at each blank line."""
         data = self._data
+        block = self._block
+        max_line = self._max_line
+        max_block = self._max_event + 1  # block counts the line end of its last line
         for line in lines:
-            if not line:
-                self._dispatch(events)  # a blank line inside: "\n\n\n" and the like
-                data = self._data
+            if not line:  # a blank line: dispatch
+                last_id = self.last_event_id = self._id_buffer
+                if data:
+                    made = _new_event(Event)
+                    fields = made.__dict__
+                    fields["event"] = self._event_type or "message"
+                    fields["data"] = data[0] if len(data) == 1 else "\n".join(data)
+                    fields["id"] = last_id
+                    fields["retry"] = self._retry
+                    events.append(made)
+                    data = self._data = []
+                if self._event_type:
+                    self._event_type = ""
+                self._retry = None
+                block = 0
                 continue
-            if line[0] == ":":
-                continue  # a comment
-            field, colon, value = line.partition(":")
-            if colon and value[:1] == " ":
-                value = value[1:]
-            if field == "data":
-                data.append(value)
-            elif field == "event":
-                self._event_type = value
-            elif field == "id":
-                if "\0" not in value:
-                    self._id_buffer = value
-            elif field == "retry" and value.isascii() and value.isdigit():
-                self._retry = self.reconnection_time = int(value)
-        self._dispatch(events)
+            size = len(line)
+            block += size + 1
+            if size > max_line:
+                raise SSELimitError("max_line_size", size, max_line)
+            if block > max_block:
+                raise SSELimitError("max_event_size", block - 1, self._max_event)
+            if line[:5] == "data:":
+                data.append(line[6:] if line[5:6] == " " else line[5:])
+            elif line[0] != ":":  # not a comment
+                self._field(line)
+        self._block = block
 
-    def _dispatch(self, events: list[Event]) -> None:
-        self.last_event_id = self._id_buffer
-        data = self._data
-        if data:
-            events.append(
-                _make(self._event_type or "message", "\n".join(data), self._id_buffer, self._retry)
-            )
-            self._data = []
-        self._event_type = ""
-        self._retry = None
+    def _field(self, line: str) -> None:
+        """A field other than ``data:`` (the common one is read in the loop)."""
+        field, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if field == "event":
+            self._event_type = value
+        elif field == "id":
+            if "\0" not in value:
+                self._id_buffer = value
+        elif field == "retry":
+            if value.isascii() and value.isdigit():
+                self._retry = self.reconnection_time = int(value)
+        elif field == "data":
+            self._data.append(value)  # "data" alone: an empty data line

@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["Event"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Event:
     """A dispatched server-sent event, as the browser's ``MessageEvent`` sees it.
 
