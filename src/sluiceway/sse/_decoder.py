@@ -38,20 +38,25 @@ DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 # default, as with Event(): the one-line data blocks set only data and id.
 _new_event = Event.__new__
 
+#: Text between the first and the last blank line of a chunk worth cutting in
+#: one split (below it, three calls cost more than reading the lines).
+_BULK = 512
 #: What separates two one-line ``data: `` blocks.
 _DATA_BLOCK = "\n\ndata: "
 
 
-def _cr_lines(text: str) -> list[str]:
-    """``text`` cut at CR, LF and CRLF; the last item is the unfinished line ("" if none)."""
-    parts = text.split("\r")
-    lines = parts[0].split("\n")
-    for part in parts[1:]:  # each part follows a CR that ended a line
-        more = part.split("\n")
-        if part[:1] == "\n":
-            del more[0]  # the LF of a CRLF pair
-        lines += more
-    return lines
+def _lf_only(data: bytes) -> bytes:
+    """``data`` with each CRLF pair and lone CR replaced by a LF.
+
+    On the bytes, before decoding: CR and LF are never part of a multi-byte
+    character and end an invalid sequence alike, so the text is the same.
+    A split on the single byte is far cheaper than replacing the pair.
+    """
+    parts = data.split(b"\r")
+    for index in range(1, len(parts)):
+        if parts[index][:1] == b"\n":
+            parts[index] = parts[index][1:]  # the LF of a CRLF pair
+    return b"\n".join(parts)
 
 
 def _one_line_data_block(text: str, start: int) -> bool:
@@ -137,66 +142,82 @@ class Decoder:
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode ``data`` (any chunk of the body) and return the events it completes."""
+        if not data:
+            return []
+        if b"\r" in data:
+            if self._skip_lf and data[0] == 0x0A:  # the LF of a CRLF cut by the chunks
+                data = data[1:]
+            self._skip_lf = data[-1] == 0x0D
+            data = _lf_only(data)
+        elif self._skip_lf:
+            self._skip_lf = False
+            if data[0] == 0x0A:
+                data = data[1:]
+                if not data:
+                    return []
         if self._undecoded:
             data = self._undecoded + data
+            self._undecoded = b""
         text, used = utf_8_decode(data, "replace", False)
-        self._undecoded = data[used:] if used < len(data) else b""
-        if not text:
-            return []
+        if used != len(data):
+            self._undecoded = data[used:]  # a character cut by the chunk's end
+            if not text:
+                return []
         if not self._bom_checked:
             self._bom_checked = True
             if text[0] == "\ufeff":
                 text = text[1:]
                 if not text:
                     return []
-        if self._skip_lf:
-            self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
-                if not text:
-                    return []
+        if "\n" not in text:  # the unfinished line grows
+            self._partial.append(text)
+            self._line += len(text)
+            if self._block + self._line > self._within_limits:
+                self._check_unfinished()
+            return []
         events: list[Event] = []
-        if "\r" in text:
-            self._skip_lf = text[-1] == "\r"
-            self._lines(_cr_lines(text), events)
-            return events
         first = text.find("\n\n")
         if first >= 0:
             last = text.rfind("\n\n")
             if (
-                first + 1 < last <= first + self._within_limits
+                first + _BULK < last <= first + self._within_limits
                 and _one_line_data_block(text, first + 2)
             ):
                 # The blocks between the first and the last blank line are
                 # complete: cut them at C speed; the text around them is read
                 # line by line with what is pending.
-                self._lines(text[: first + 2].split("\n"), events)
+                self._lines(text[: first + 2].split("\n"), first + 2, events)
                 self._data_blocks(text[first:last], events)
-                self._lines(text[last + 2 :].split("\n"), events)
+                rest = text[last + 2 :]
+                self._lines(rest.split("\n"), len(rest), events)
                 return events
-        self._lines(text.split("\n"), events)
+        self._lines(text.split("\n"), len(text), events)
         return events
 
-    def _lines(self, lines: list[str], events: list[Event]) -> None:
-        """Read the lines of a chunk: the last one is unfinished and waits for the next."""
+    def _lines(self, lines: list[str], size: int, events: list[Event]) -> None:
+        """Read the lines of ``size`` characters of text: the last one is unfinished and waits."""
         partial = self._partial
         if len(lines) == 1:  # no line end: the unfinished line grows
             piece = lines[0]
             if piece:
                 partial.append(piece)
                 self._line += len(piece)
-                self._check_unfinished()
+                if self._block + self._line > self._within_limits:
+                    self._check_unfinished()
             return
+        # Only text that could make a line or a block too long needs a look at its sizes.
+        checked = self._block + self._line + size > self._within_limits
         if partial:
             partial.append(lines[0])
             lines[0] = "".join(partial)
             partial.clear()
         rest = lines.pop()
-        self._read(lines, events)
+        self._read(lines, events, checked)
         self._line = len(rest)
         if rest:
             partial.append(rest)
-            self._check_unfinished()
+            if self._block + self._line > self._within_limits:
+                self._check_unfinished()
 
     def _check_unfinished(self) -> None:
         """The limits, for the unfinished line as it grows and its block."""
@@ -233,32 +254,59 @@ class Decoder:
         self.last_event_id = last_id
 
     def _read_blocks(self, text: str, events: list[Event]) -> None:
-        """Read ``text`` and the blank line after it (it ends where a block ends)."""
+        """Read ``text`` (within the limits) and the blank line after it."""
         lines = text.split("\n")
         lines.append("")
-        self._read(lines, events)
+        self._read(lines, events, checked=False)
 
-    def _read(self, lines: list[str], events: list[Event]) -> None:
+    def _read(self, lines: list[str], events: list[Event], checked: bool) -> None:
         """Apply the field rules to complete lines, dispatching at each blank line."""
+        if checked:
+            block = self._sizes(lines)
+        else:  # the pending block: the complete lines after the last blank one
+            block = 0
+            for index in range(len(lines) - 1, -1, -1):
+                line = lines[index]
+                if not line:
+                    break
+                block += len(line) + 1
+            else:
+                block += self._block  # no blank line: the same block goes on
         data = self._data
-        block = self._block
-        max_line = self._max_line
-        max_block = self._max_event + 1  # block counts the line end of its last line
         for line in lines:
-            if not line:  # a blank line: dispatch
+            if line.startswith("data: "):
+                data.append(line[6:])
+            elif not line:  # a blank line: dispatch
                 last_id = self.last_event_id = self._id_buffer
                 if data:
                     made = _new_event(Event)
                     fields = made.__dict__
-                    fields["event"] = self._event_type or "message"
                     fields["data"] = data[0] if len(data) == 1 else "\n".join(data)
                     fields["id"] = last_id
-                    fields["retry"] = self._retry
+                    if self._event_type:
+                        fields["event"] = self._event_type
+                        self._event_type = ""
+                    if self._retry is not None:
+                        fields["retry"] = self._retry
+                        self._retry = None
                     events.append(made)
                     data = self._data = []
-                if self._event_type:
+                else:
                     self._event_type = ""
-                self._retry = None
+                    self._retry = None
+            elif line.startswith("data:"):
+                data.append(line[5:])
+            elif line[0] != ":":  # not a comment
+                self._field(line)
+        self._block = block
+
+    def _sizes(self, lines: list[str]) -> int:
+        """Check every line and block against the limits; the pending block's length after."""
+        max_line = self._max_line
+        max_block = self._max_event + 1  # the block counts the line end of its last line
+        block = self._block
+        for line in lines:
+            if not line:
                 block = 0
                 continue
             size = len(line)
@@ -267,11 +315,7 @@ class Decoder:
                 raise SSELimitError("max_line_size", size, max_line)
             if block > max_block:
                 raise SSELimitError("max_event_size", block - 1, self._max_event)
-            if line[:5] == "data:":
-                data.append(line[6:] if line[5:6] == " " else line[5:])
-            elif line[0] != ":":  # not a comment
-                self._field(line)
-        self._block = block
+        return block
 
     def _field(self, line: str) -> None:
         """A field other than ``data:`` (the common one is read in the loop)."""
