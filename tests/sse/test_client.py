@@ -63,6 +63,11 @@ class TestHappyPath:
         assert [e.data for e in events][-1] == "[DONE]"
         assert [e.json()["token"] for e in events[:-1]] == ["a", "b", "c"]
 
+    async def test_a_compressed_body_is_decompressed(self, sse_server: Server) -> None:
+        """A gzip Content-Encoding is undone before decoding (the body is not read raw)."""
+        events = await connect(f"{sse_server.url}/gzip?count=20", reconnect=False).to_list()
+        assert numbers(events) == list(range(1, 21))
+
 
 class TestReconnect:
     async def test_dropped_connections_lose_and_repeat_nothing(self, sse_server: Server) -> None:
@@ -125,6 +130,20 @@ class TestReconnect:
             stream = connect(url, max_reconnects=2, backoff_initial=0.01)
             with pytest.raises(httpx.ConnectError):
                 await stream.to_list()
+
+    async def test_a_broken_body_raises_with_its_request(self, sse_server: Server) -> None:
+        """A connection dropped mid-body ends the stream with the network error and its request."""
+        got: list[int] = []
+        stream = connect(f"{sse_server.url}/drop?count=9&every=3", max_reconnects=0)
+        with pytest.raises(httpx.TransportError) as info:
+            async with stream:
+                async for event in stream:
+                    got.append(event.json()["n"])
+        assert got == [1, 2, 3]
+        assert stream.last_event_id == "3"
+        request = info.value.request
+        assert request.url.path == "/drop"
+        assert request.headers["accept"] == "text/event-stream"
 
     async def test_idle_timeout_reconnects_unless_comments_arrive(self, sse_server: Server) -> None:
         """Silence longer than idle_timeout reopens the stream; comments count as activity."""

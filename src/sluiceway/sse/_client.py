@@ -135,7 +135,7 @@ class _Source(Node):
                             max_event_size=opts["max_event_size"],
                             last_event_id=self.last_event_id,
                         )
-                        chunks = response.aiter_bytes()
+                        chunks = _body_chunks(response)
                         try:
                             while True:
                                 if idle is None:
@@ -147,10 +147,14 @@ class _Source(Node):
                                 events = decoder.feed(chunk)
                                 if decoder.reconnection_time is not None:
                                     self.reconnection_time = decoder.reconnection_time
-                                for event in events:
-                                    self.last_event_id = event.id  # the consumer has it
-                                    delivered = True
-                                    yield event
+                                if events:
+                                    delivered = True  # read only after the loop
+                                    for event in events:
+                                        self.last_event_id = event.id  # the consumer has it
+                                        yield event
+                        except httpx.TransportError as exc:
+                            _name_request(exc, response.request)
+                            raise
                         finally:
                             await chunks.aclose()  # type: ignore[attr-defined]  # httpx's
                     finally:
@@ -221,6 +225,30 @@ class _Source(Node):
             headers={k.lower(): v for k, v in response.headers.items()},
             body=body[:_BODY_START].decode("utf-8", "replace"),
         )
+
+
+def _body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's chunks: straight from the transport's stream when nothing is to decompress.
+
+    ``aiter_bytes()`` passes each chunk through ``aiter_raw()``, a content
+    decoder and two chunkers, each an async generator or call of its own: with
+    many small chunks (a token stream written event by event) that is a large
+    share of the time. An encoded body (gzip, br, ...) still goes through it.
+    """
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    stream = response.stream
+    if encoding in ("", "identity") and isinstance(stream, httpx.AsyncByteStream):
+        response.is_stream_consumed = True  # as aiter_raw() marks it
+        return stream.__aiter__()
+    return response.aiter_bytes()
+
+
+def _name_request(exc: httpx.TransportError, request: httpx.Request) -> None:
+    """Give a network error from the body its request, as ``aiter_raw()`` does."""
+    try:
+        exc.request  # noqa: B018  # raises RuntimeError when it was never set
+    except RuntimeError:
+        exc.request = request
 
 
 class EventStream(Stream[Event]):

@@ -19,7 +19,6 @@ limits are checked line by line as the text arrives.
 from __future__ import annotations
 
 from codecs import utf_8_decode
-from typing import Any
 
 from .._core._callables import check_count
 from ..errors import SSELimitError
@@ -107,9 +106,9 @@ class Decoder:
         "_max_line",
         "_partial",
         "_retry",
-        "_within_limits",
         "_skip_lf",
         "_undecoded",
+        "_within_limits",
         "last_event_id",
         "reconnection_time",
     )
@@ -179,9 +178,8 @@ class Decoder:
         first = text.find("\n\n")
         if first >= 0:
             last = text.rfind("\n\n")
-            if (
-                first + _BULK < last <= first + self._within_limits
-                and _one_line_data_block(text, first + 2)
+            if first + _BULK < last <= first + self._within_limits and _one_line_data_block(
+                text, first + 2
             ):
                 # The blocks between the first and the last blank line are
                 # complete: cut them at C speed; the text around them is read
