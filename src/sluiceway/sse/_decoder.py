@@ -1,19 +1,27 @@
 """The WHATWG "interpret an event stream" rules, over bytes, without I/O.
 
-How it stays fast: each chunk is decoded to text in one call (invalid bytes
-become U+FFFD; a character cut at the chunk's end waits for the next one) and
-cut into lines with ``str.split`` at C speed; CR and CRLF line ends are found
-with one more split on ``"\\r"``, only in chunks that have one. Lines are then
-read once, in a loop that keeps the block being built (data lines, type,
-retry) from one chunk to the next, so a long event fed one byte at a time
-stays linear. Runs of the most common block, one ``data: `` line (LLM token
-streams), are cut straight into their values with one ``str.split`` on
-``"\\n\\ndata: "`` and become events without a look at their lines.
+How it stays fast: lines are cut from the bytes, not from decoded text. CR
+and CRLF become LF with a split on the one byte (only in chunks that have
+one), lines come from ``bytes.split`` at C speed, and only what an event
+keeps is decoded: its data, once per event, its type and its id. Text decoded
+whole would be as wide as its widest character (one emoji makes a 64 KiB
+chunk 256 KiB of UCS-4) and every line cut from it would be narrowed again.
+The lines are read once, in a loop that keeps the block being built (data
+lines, type, retry) from one chunk to the next, so a long event fed one byte
+at a time stays linear. Runs of the most common block, one ``data: `` line
+(LLM token streams), are decoded in one call and cut straight into their
+values with one ``str.split`` on ``"\\n\\ndata: "``.
+
+Why the bytes give the spec's text: UTF-8 never uses the bytes of CR, LF,
+``:``, space or NUL inside a multi-byte character, and they end an invalid
+sequence in the decoder just as they end a line, so the lines, field names
+and values found in the bytes decode to exactly those of the decoded stream.
 
 Chunking never changes the output: a CR at the end of a chunk ends its line
 at once (as the spec says) and a LF at the start of the next chunk is then
-swallowed; a multi-byte character split across chunks is decoded whole; the
-limits are checked line by line as the text arrives.
+swallowed; an unfinished line waits as bytes, so a character cut by a chunk
+is decoded whole; the limits count characters and are checked line by line
+as the bytes arrive.
 """
 
 from __future__ import annotations
@@ -34,10 +42,11 @@ DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 # Events are built on the hot paths without the dataclass __init__ (one
 # object.__setattr__ call per field, past the frozen __setattr__): a bare
 # instance gets its fields in its __dict__. A field left out reads the class
-# default, as with Event(): the one-line data blocks set only data and id.
+# default, as with Event(): only a type or a retry that differs is set.
 _new_event = Event.__new__
 
-#: Text between the first and the last blank line of a chunk worth cutting in
+_BOM = b"\xef\xbb\xbf"
+#: Bytes between the first and the last blank line of a chunk worth cutting in
 #: one split (below it, three calls cost more than reading the lines).
 _BULK = 512
 #: What separates two one-line ``data: `` blocks.
@@ -47,9 +56,7 @@ _DATA_BLOCK = "\n\ndata: "
 def _lf_only(data: bytes) -> bytes:
     """``data`` with each CRLF pair and lone CR replaced by a LF.
 
-    On the bytes, before decoding: CR and LF are never part of a multi-byte
-    character and end an invalid sequence alike, so the text is the same.
-    A split on the single byte is far cheaper than replacing the pair.
+    A split on the one byte is far cheaper than replacing the pair.
     """
     parts = data.split(b"\r")
     for index in range(1, len(parts)):
@@ -58,15 +65,20 @@ def _lf_only(data: bytes) -> bytes:
     return b"\n".join(parts)
 
 
-def _one_line_data_block(text: str, start: int) -> bool:
+def _chars(line: bytes) -> int:
+    """The length of ``line`` in characters, as decoded."""
+    return len(line) if line.isascii() else len(line.decode("utf-8", "replace"))
+
+
+def _one_line_data_block(data: bytes, start: int) -> bool:
     """Whether one of the first two blocks from ``start`` is a lone ``data: `` line."""
     for _ in range(2):
-        end = text.find("\n", start)
+        end = data.find(b"\n", start)
         if end < 0:
             return False
-        if text.startswith("data: ", start) and text.startswith("\n", end + 1):
+        if data.startswith(b"data: ", start) and data.startswith(b"\n", end + 1):
             return True
-        start = text.find("\n\n", end) + 2
+        start = data.find(b"\n\n", end) + 2
         if start == 1:
             return False
     return False
@@ -97,17 +109,17 @@ class Decoder:
 
     __slots__ = (
         "_block",
-        "_bom_checked",
         "_data",
         "_event_type",
+        "_head",
         "_id_buffer",
         "_line",
         "_max_event",
         "_max_line",
         "_partial",
+        "_recheck_at",
         "_retry",
         "_skip_lf",
-        "_undecoded",
         "_within_limits",
         "last_event_id",
         "reconnection_time",
@@ -122,17 +134,18 @@ class Decoder:
     ) -> None:
         self._max_line = check_count(max_line_size, "Decoder", "max_line_size", minimum=1)
         self._max_event = check_count(max_event_size, "Decoder", "max_event_size", minimum=1)
-        # Text this long holds no line or block over a limit.
+        # This many bytes hold no line or block over a limit (a byte is at most a character).
         self._within_limits = min(self._max_line, self._max_event)
-        self._undecoded = b""  # the start of a character cut by the chunk's end
-        self._bom_checked = False
+        self._head: bytes | None = b""  # the first bytes, until they show whether a BOM starts
         self._skip_lf = False  # the last chunk ended in CR: a LF right after is part of it
-        self._partial: list[str] = []  # the pieces of the unfinished last line
-        self._line = 0  # its length
+        self._partial: list[bytes] = []  # the pieces of the unfinished last line
+        self._line = 0  # its length in bytes
+        self._recheck_at = self._within_limits + 1  # ... at which to count its characters
         # The block being read: its data lines, type and retry, and the length
-        # of its complete lines with their line ends; the id buffer persists.
-        self._data: list[str] = []
-        self._event_type = ""
+        # (in characters) of its complete lines with their line ends; the id
+        # buffer persists.
+        self._data: list[bytes] = []
+        self._event_type = b""
         self._retry: int | None = None
         self._block = 0
         self._id_buffer = last_event_id
@@ -143,6 +156,16 @@ class Decoder:
         """Decode ``data`` (any chunk of the body) and return the events it completes."""
         if not data:
             return []
+        if self._head is not None:  # one leading BOM is stripped, even cut by the chunks
+            data = self._head + data
+            if len(data) < len(_BOM) and _BOM.startswith(data):
+                self._head = data
+                return []
+            self._head = None
+            if data.startswith(_BOM):
+                data = data[len(_BOM) :]
+                if not data:
+                    return []
         if b"\r" in data:
             if self._skip_lf and data[0] == 0x0A:  # the LF of a CRLF cut by the chunks
                 data = data[1:]
@@ -154,76 +177,72 @@ class Decoder:
                 data = data[1:]
                 if not data:
                     return []
-        if self._undecoded:
-            data = self._undecoded + data
-            self._undecoded = b""
-        text, used = utf_8_decode(data, "replace", False)
-        if used != len(data):
-            self._undecoded = data[used:]  # a character cut by the chunk's end
-            if not text:
-                return []
-        if not self._bom_checked:
-            self._bom_checked = True
-            if text[0] == "\ufeff":
-                text = text[1:]
-                if not text:
-                    return []
-        if "\n" not in text:  # the unfinished line grows
-            self._partial.append(text)
-            self._line += len(text)
-            if self._block + self._line > self._within_limits:
+        if b"\n" not in data:  # the unfinished line grows
+            self._partial.append(data)
+            self._line += len(data)
+            if self._line >= self._recheck_at:
                 self._check_unfinished()
             return []
         events: list[Event] = []
-        first = text.find("\n\n")
+        first = data.find(b"\n\n") if len(data) > _BULK else -1
         if first >= 0:
-            last = text.rfind("\n\n")
+            last = data.rfind(b"\n\n")
             if first + _BULK < last <= first + self._within_limits and _one_line_data_block(
-                text, first + 2
+                data, first + 2
             ):
                 # The blocks between the first and the last blank line are
-                # complete: cut them at C speed; the text around them is read
-                # line by line with what is pending.
-                self._lines(text[: first + 2].split("\n"), first + 2, events)
-                self._data_blocks(text[first:last], events)
-                rest = text[last + 2 :]
-                self._lines(rest.split("\n"), len(rest), events)
+                # complete: decode and cut them at C speed; the bytes around
+                # them are read line by line with what is pending.
+                self._lines(data[: first + 2].split(b"\n"), first + 2, events)
+                self._data_blocks(data[first:last].decode("utf-8", "replace"), events)
+                rest = data[last + 2 :]
+                self._lines(rest.split(b"\n"), len(rest), events)
                 return events
-        self._lines(text.split("\n"), len(text), events)
+        self._lines(data.split(b"\n"), len(data), events)
         return events
 
-    def _lines(self, lines: list[str], size: int, events: list[Event]) -> None:
-        """Read the lines of ``size`` characters of text: the last one is unfinished and waits."""
+    def _lines(self, lines: list[bytes], size: int, events: list[Event]) -> None:
+        """Read the lines of ``size`` bytes: the last one is unfinished and waits."""
         partial = self._partial
         if len(lines) == 1:  # no line end: the unfinished line grows
             piece = lines[0]
             if piece:
                 partial.append(piece)
                 self._line += len(piece)
-                if self._block + self._line > self._within_limits:
+                if self._line >= self._recheck_at:
                     self._check_unfinished()
             return
-        # Only text that could make a line or a block too long needs a look at its sizes.
+        # Only bytes that could make a line or a block too long need their sizes counted.
         checked = self._block + self._line + size > self._within_limits
         if partial:
             partial.append(lines[0])
-            lines[0] = "".join(partial)
+            lines[0] = b"".join(partial)
             partial.clear()
         rest = lines.pop()
         self._read(lines, events, checked)
         self._line = len(rest)
+        self._recheck_at = self._within_limits - self._block + 1
         if rest:
             partial.append(rest)
-            if self._block + self._line > self._within_limits:
+            if self._line >= self._recheck_at:
                 self._check_unfinished()
 
     def _check_unfinished(self) -> None:
-        """The limits, for the unfinished line as it grows and its block."""
-        if self._line > self._max_line:
-            raise SSELimitError("max_line_size", self._line, self._max_line)
-        size = self._block + self._line
+        """The limits, for the unfinished line as it grows and its block, in characters.
+
+        A character cut at the end is not counted yet. The next count comes
+        when enough bytes have arrived to break a limit, so a long line of
+        multi-byte characters fed in small chunks is not counted again and
+        again from its start.
+        """
+        line = len(utf_8_decode(b"".join(self._partial), "replace", False)[0])
+        if line > self._max_line:
+            raise SSELimitError("max_line_size", line, self._max_line)
+        size = self._block + line
         if size > self._max_event:
             raise SSELimitError("max_event_size", size, self._max_event)
+        room = min(self._max_line - line, self._max_event - size)
+        self._recheck_at = self._line + room + 1
 
     def _data_blocks(self, text: str, events: list[Event]) -> None:
         """Read complete blocks: ``text`` starts with a blank line and ends where one starts.
@@ -252,12 +271,16 @@ class Decoder:
         self.last_event_id = last_id
 
     def _read_blocks(self, text: str, events: list[Event]) -> None:
-        """Read ``text`` (within the limits) and the blank line after it."""
-        lines = text.split("\n")
-        lines.append("")
+        """Read decoded ``text`` (within the limits) and the blank line after it.
+
+        Encoding it again gives the bytes it came from, up to U+FFFD for
+        invalid ones, which decodes to itself.
+        """
+        lines = text.encode().split(b"\n")
+        lines.append(b"")
         self._read(lines, events, checked=False)
 
-    def _read(self, lines: list[str], events: list[Event], checked: bool) -> None:
+    def _read(self, lines: list[bytes], events: list[Event], checked: bool) -> None:
         """Apply the field rules to complete lines, dispatching at each blank line."""
         if checked:
             block = self._sizes(lines)
@@ -267,38 +290,42 @@ class Decoder:
                 line = lines[index]
                 if not line:
                     break
-                block += len(line) + 1
+                block += _chars(line) + 1
             else:
                 block += self._block  # no blank line: the same block goes on
         data = self._data
         for line in lines:
-            if line.startswith("data: "):
+            if line.startswith(b"data: "):
                 data.append(line[6:])
             elif not line:  # a blank line: dispatch
                 last_id = self.last_event_id = self._id_buffer
                 if data:
                     made = _new_event(Event)
                     fields = made.__dict__
-                    fields["data"] = data[0] if len(data) == 1 else "\n".join(data)
+                    raw = data[0] if len(data) == 1 else b"\n".join(data)
+                    try:
+                        fields["data"] = raw.decode()  # the common case, and quicker to call
+                    except UnicodeDecodeError:
+                        fields["data"] = raw.decode("utf-8", "replace")
                     fields["id"] = last_id
                     if self._event_type:
-                        fields["event"] = self._event_type
-                        self._event_type = ""
+                        fields["event"] = self._event_type.decode("utf-8", "replace")
+                        self._event_type = b""
                     if self._retry is not None:
                         fields["retry"] = self._retry
                         self._retry = None
                     events.append(made)
                     data = self._data = []
                 else:
-                    self._event_type = ""
+                    self._event_type = b""
                     self._retry = None
-            elif line.startswith("data:"):
+            elif line.startswith(b"data:"):
                 data.append(line[5:])
-            elif line[0] != ":":  # not a comment
+            elif line[0] != 0x3A:  # not a comment (":")
                 self._field(line)
         self._block = block
 
-    def _sizes(self, lines: list[str]) -> int:
+    def _sizes(self, lines: list[bytes]) -> int:
         """Check every line and block against the limits; the pending block's length after."""
         max_line = self._max_line
         max_block = self._max_event + 1  # the block counts the line end of its last line
@@ -307,7 +334,7 @@ class Decoder:
             if not line:
                 block = 0
                 continue
-            size = len(line)
+            size = _chars(line)
             block += size + 1
             if size > max_line:
                 raise SSELimitError("max_line_size", size, max_line)
@@ -315,18 +342,18 @@ class Decoder:
                 raise SSELimitError("max_event_size", block - 1, self._max_event)
         return block
 
-    def _field(self, line: str) -> None:
+    def _field(self, line: bytes) -> None:
         """A field other than ``data:`` (the common one is read in the loop)."""
-        field, colon, value = line.partition(":")
-        if colon and value[:1] == " ":
+        field, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
             value = value[1:]
-        if field == "event":
+        if field == b"event":
             self._event_type = value
-        elif field == "id":
-            if "\0" not in value:
-                self._id_buffer = value
-        elif field == "retry":
-            if value.isascii() and value.isdigit():
+        elif field == b"id":
+            if b"\0" not in value:
+                self._id_buffer = value.decode("utf-8", "replace")
+        elif field == b"retry":
+            if value.isdigit():  # ASCII digits only, for bytes
                 self._retry = self.reconnection_time = int(value)
-        elif field == "data":
+        elif field == b"data":
             self._data.append(value)  # "data" alone: an empty data line
