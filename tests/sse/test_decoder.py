@@ -1446,6 +1446,33 @@ class TestOneLineDataRuns:
                 feed(cut(run, sizes), max_event_size=35)
             assert info.value.limit == "max_event_size"
 
+    def test_run_after_an_odd_block(self) -> None:
+        """A chunk whose first whole block is not a lone data line is read in order too."""
+        filler = b"".join(b"data: f%d\n\n" % i for i in range(60))
+        data = b"data: first\n\nid: 5\nevent: t\ndata: x\n\n" + filler + b"data: last"
+        events = Decoder().feed(data)
+        assert events[:3] == [ev("first"), ev("x", event="t", id="5"), ev("f0", id="5")]
+        assert len(events) == 62
+        assert feed(cut(data, (1,))).events == events
+
+    def test_chunk_of_multi_line_blocks(self) -> None:
+        """A large chunk of blocks that are not lone data lines is read line by line."""
+        data = b"".join(b"event: e\ndata: %d\ndata: more\n\n" % i for i in range(100))
+        events = Decoder().feed(data)
+        assert events == [ev(f"{i}\nmore", event="e") for i in range(100)]
+        assert feed(cut(data, (1,))).events == events
+
+    def test_long_unfinished_line_after_a_run(self) -> None:
+        """The unfinished line after a run cut in bulk is held to the limits as it grows."""
+        run = b"".join(b"data: %030d\n\n" % i for i in range(20))  # 760 bytes
+        tail = b"data: " + b"x" * 2000
+        with pytest.raises(SSELimitError) as info:
+            Decoder(max_line_size=1000).feed(run + tail)
+        assert info.value.limit == "max_line_size"
+        decoder = Decoder(max_line_size=3000)
+        assert len(decoder.feed(run + tail)) == 20
+        assert decoder.feed(b"\n\n") == [ev("x" * 2000)]
+
 
 class TestMultiByteLimits:
     """Limits count characters, however the bytes of a long line arrive."""
