@@ -1446,6 +1446,38 @@ class TestOneLineDataRuns:
                 feed(cut(run, sizes), max_event_size=35)
             assert info.value.limit == "max_event_size"
 
+    def test_id_blocks_inside_a_run(self) -> None:
+        """An id with the next data line is read in place; other shapes line by line."""
+        filler = b"".join(b"data: f%d\n\n" % i for i in range(40))
+        data = filler + b"data: z\n\n".join(
+            [
+                b"id: 1\ndata: a\n\n",  # the shape read in place
+                b"id: 2\nevent: u\ndata: g\n\n",
+                b"id: 3\x00\ndata: h\n\n",  # NUL: the id is ignored
+                b"id: 4\ndata: i\ndata: j\n\n",
+                b"id:5\ndata: k\n\n",
+                b"id: 6\ndata: \xe2\x82\xac\n\n",
+                filler,
+            ]
+        )
+        events = Decoder().feed(data)
+        assert events[40:52] == [
+            ev("a", id="1"),
+            ev("z", id="1"),
+            ev("g", event="u", id="2"),
+            ev("z", id="2"),
+            ev("h", id="2"),
+            ev("z", id="2"),
+            ev("i\nj", id="4"),
+            ev("z", id="4"),
+            ev("k", id="5"),
+            ev("z", id="5"),
+            ev("\u20ac", id="6"),
+            ev("z", id="6"),
+        ]
+        assert len(events) == 92
+        assert feed(cut(data, (1,))) == feed([data]) == Outcome(events, "6", None)
+
     def test_run_after_an_odd_block(self) -> None:
         """A chunk whose first whole block is not a lone data line is read in order too."""
         filler = b"".join(b"data: f%d\n\n" % i for i in range(60))

@@ -260,8 +260,7 @@ class Decoder:
         append = events.append
         for value in pieces:
             if "\n" in value:
-                self._read_blocks("data: " + value, events)
-                last_id = self._id_buffer
+                last_id = self._odd_piece(value, last_id, events)
             else:
                 made = _new_event(Event)
                 fields = made.__dict__
@@ -269,6 +268,32 @@ class Decoder:
                 fields["id"] = last_id
                 append(made)
         self.last_event_id = last_id
+
+    def _odd_piece(self, value: str, last_id: str, events: list[Event]) -> str:
+        """A piece of ``_data_blocks`` with more than one line; the last event ID after it.
+
+        Its common form, a lone data line then a block of an ``id: `` line and
+        a ``data: `` line (a stream that sends an id now and then), is read in
+        place; any other is read line by line.
+        """
+        first, blank, block = value.partition("\n\n")
+        if blank and block.startswith("id: ") and "\n" not in first:
+            id_line, line_end, data = block.partition("\ndata: ")
+            if line_end and "\n" not in data and "\n" not in id_line and "\0" not in id_line:
+                made = _new_event(Event)
+                fields = made.__dict__
+                fields["data"] = first
+                fields["id"] = last_id
+                events.append(made)
+                last_id = self.last_event_id = self._id_buffer = id_line[4:]
+                made = _new_event(Event)
+                fields = made.__dict__
+                fields["data"] = data
+                fields["id"] = last_id
+                events.append(made)
+                return last_id
+        self._read_blocks("data: " + value, events)
+        return self._id_buffer
 
     def _read_blocks(self, text: str, events: list[Event]) -> None:
         """Read decoded ``text`` (within the limits) and the blank line after it.
