@@ -110,6 +110,16 @@ def make_app(log: Log) -> Starlette:
 
         return Streaming(body(), media_type="text/event-stream")
 
+    async def burst(request: Request) -> Response:
+        """Events start..count in one write: the client gets them in one chunk."""
+        first = start_after(request) + 1
+        count = int(request.query_params.get("count", "10"))
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"".join(_event(n) for n in range(first, count + 1))
+
+        return Streaming(body(), media_type="text/event-stream")
+
     async def gzipped(request: Request) -> Response:
         """Events 1..count in a gzip-encoded body, compressed piece by piece as they go."""
         count = int(request.query_params.get("count", "10"))
@@ -137,6 +147,7 @@ def make_app(log: Log) -> Starlette:
             Route("/post", post, methods=["POST"]),
             Route("/idle", idle),
             Route("/gzip", gzipped),
+            Route("/burst", burst),
             Route("/seen", seen),
         ]
     )

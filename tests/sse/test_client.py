@@ -38,6 +38,23 @@ class TestHappyPath:
                     break
         assert stream.last_event_id == "7"
 
+    async def test_last_event_id_inside_a_chunk(self, sse_server: Server) -> None:
+        """Events decoded from one chunk but not yet given out do not count as delivered."""
+        url = f"{sse_server.url}/burst?count=40"
+        stream = connect(url, reconnect=False)
+        assert stream.last_event_id == ""
+        async with stream:
+            async for event in stream:
+                assert stream.last_event_id == event.id
+                if event.id == "7":
+                    break
+        assert stream.last_event_id == "7"
+        rest = await connect(url, reconnect=False, last_event_id=stream.last_event_id).to_list()
+        assert numbers(rest) == list(range(8, 41))
+        whole = connect(url, reconnect=False)
+        assert len(await whole.to_list()) == 40
+        assert whole.last_event_id == "40"
+
     async def test_resume_from_a_saved_id(self, sse_server: Server) -> None:
         """last_event_id= sends Last-Event-ID, and the server resumes after it."""
         events = (

@@ -13,6 +13,7 @@ last event ID again. Answers that are not an event stream end it with
 from __future__ import annotations
 
 import random
+from operator import length_hint
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -30,7 +31,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("sluiceway.sse.connect needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Mapping
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
     from .._core._scope import Scope
 
@@ -66,11 +67,13 @@ class _Source(Node):
 
     hands_out_own = True  # its generator goes to the consumer as it is: one hop less
     __slots__ = (
+        "_batch",
         "_client",
+        "_committed",
+        "_cursor",
         "_gen",
         "_options",
         "_own_client",
-        "last_event_id",
         "reconnection_time",
     )
 
@@ -80,8 +83,20 @@ class _Source(Node):
         self._own_client = client is None
         self._options = options
         self._gen: AsyncIterator[Event] | None = None
-        self.last_event_id: str = options["last_event_id"] or ""
+        # The events of the chunk being handed out, and the iterator over them:
+        # how far it got tells which event the consumer has last, without a
+        # store per event. _committed is the id of the last event of the
+        # chunks before (or the id to resume from).
+        self._batch: list[Event] = []
+        self._cursor: Iterator[Event] = iter(self._batch)
+        self._committed: str = options["last_event_id"] or ""
         self.reconnection_time: int | None = None
+
+    @property
+    def last_event_id(self) -> str:
+        """The id of the last event the consumer was given."""
+        given = len(self._batch) - length_hint(self._cursor)
+        return self._batch[given - 1].id if given else self._committed
 
     def open(self, scope: Scope | None) -> AsyncIterator[Event]:
         if self._client is None:
@@ -149,9 +164,12 @@ class _Source(Node):
                                     self.reconnection_time = decoder.reconnection_time
                                 if events:
                                     delivered = True  # read only after the loop
-                                    for event in events:
-                                        self.last_event_id = event.id  # the consumer has it
+                                    self._batch = events
+                                    self._cursor = cursor = iter(events)
+                                    for event in cursor:
                                         yield event
+                                    self._committed = events[-1].id
+                                    self._batch = []
                         except httpx.TransportError as exc:
                             _name_request(exc, response.request)
                             raise

@@ -9,6 +9,9 @@ from typing import Any
 __all__ = ["Event"]
 
 
+# Not slotted: the decoder builds events by filling a bare instance's
+# __dict__ (two dict stores), well under half the cost of the frozen
+# dataclass __init__ or of setting four slots through their descriptors.
 @dataclass(frozen=True)
 class Event:
     """A dispatched server-sent event, as the browser's ``MessageEvent`` sees it.
