@@ -311,8 +311,7 @@ class Decoder:
             block = self._sizes(lines)
         else:  # the pending block: the complete lines after the last blank one
             block = 0
-            for index in range(len(lines) - 1, -1, -1):
-                line = lines[index]
+            for line in reversed(lines):
                 if not line:
                     break
                 block += _chars(line) + 1
@@ -320,9 +319,14 @@ class Decoder:
                 block += self._block  # no blank line: the same block goes on
         data = self._data
         for line in lines:
-            if line.startswith(b"data: "):
-                data.append(line[6:])
-            elif not line:  # a blank line: dispatch
+            if line:
+                if line.startswith(b"data: "):
+                    data.append(line[6:])
+                elif line.startswith(b"data:"):
+                    data.append(line[5:])
+                elif line[0] != 0x3A:  # not a comment (":")
+                    self._field(line)
+            else:  # a blank line: dispatch
                 last_id = self.last_event_id = self._id_buffer
                 if data:
                     made = _new_event(Event)
@@ -344,10 +348,6 @@ class Decoder:
                 else:
                     self._event_type = b""
                     self._retry = None
-            elif line.startswith(b"data:"):
-                data.append(line[5:])
-            elif line[0] != 0x3A:  # not a comment (":")
-                self._field(line)
         self._block = block
 
     def _sizes(self, lines: list[bytes]) -> int:
