@@ -975,7 +975,7 @@ SSE_CHUNKINGS: dict[sse_bench.Chunking, str] = {"64k": "64 KiB chunks", "random"
 #: Events of the result check before timing (a separate, small stream).
 SSE_CHECK_EVENTS = 300
 #: Timed runs of an sse_http table at most (a run of all four takes ~28 s here).
-SSE_HTTP_RUNS = 3
+SSE_HTTP_RUNS = 5
 #: The project's acceptance targets: least speedup over httpx-sse's events/s.
 SSE_DECODER_TARGET: dict[sse_bench.Chunking, float] = {"64k": 1.2}
 SSE_HTTP_TARGET: dict[sse_bench.Kind, float] = {"token": 2.0, "mixed": 1.3}
@@ -1057,6 +1057,13 @@ def sse_http_workload(kind: sse_bench.Kind, chunking: sse_bench.Chunking) -> Wor
             Entry(
                 "httpx aiter_bytes, no SSE decoding",
                 fns["raw"],
+                "reference",
+                requires="httpx",
+                expected=lambda n: len(sse_bench.get_stream(kind, n).body),
+            ),
+            Entry(
+                "httpx response.stream, no SSE decoding",
+                fns["raw_stream"],
                 "reference",
                 requires="httpx",
                 expected=lambda n: len(sse_bench.get_stream(kind, n).body),

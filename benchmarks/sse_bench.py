@@ -630,6 +630,14 @@ def http_entries(kind: Kind, chunking: Chunking) -> dict[str, Callable[[int], Aw
         size, _ = await raw_read(server().url(kind, n, chunking))
         return size
 
+    async def raw_stream(n: int) -> int:
+        size = 0
+        async with client().stream("GET", server().url(kind, n, chunking)) as response:
+            response.raise_for_status()
+            async for chunk in response.stream:  # type: ignore[union-attr]  # an async stream
+                size += len(chunk)
+        return size
+
     theirs.__doc__ = (
         'async with aconnect_sse(client, "GET", url) as es: async for sse in es.aiter_sse()'
     )
@@ -642,12 +650,17 @@ def http_entries(kind: Kind, chunking: Chunking) -> dict[str, Callable[[int], Aw
         'async with client.stream("GET", url) as r: async for chunk in r.aiter_bytes()  '
         "(no SSE decoding: the transport's share)"
     )
+    raw_stream.__doc__ = (
+        'async with client.stream("GET", url) as r: async for chunk in r.stream  '
+        "(no SSE decoding: what connect() reads when the body has no Content-Encoding)"
+    )
     return {
         "theirs": theirs,
         "theirs_count": theirs_count,
         "ours": ours,
         "ours_count": ours_count,
         "raw": raw,
+        "raw_stream": raw_stream,
     }
 
 

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -109,6 +110,30 @@ def make_app(log: Log) -> Starlette:
 
         return Streaming(body(), media_type="text/event-stream")
 
+    async def burst(request: Request) -> Response:
+        """Events start..count in one write: the client gets them in one chunk."""
+        first = start_after(request) + 1
+        count = int(request.query_params.get("count", "10"))
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"".join(_event(n) for n in range(first, count + 1))
+
+        return Streaming(body(), media_type="text/event-stream")
+
+    async def gzipped(request: Request) -> Response:
+        """Events 1..count in a gzip-encoded body, compressed piece by piece as they go."""
+        count = int(request.query_params.get("count", "10"))
+
+        async def body() -> AsyncIterator[bytes]:
+            packer = zlib.compressobj(wbits=31)  # the gzip format
+            for n in range(1, count + 1):
+                yield packer.compress(_event(n)) + packer.flush(zlib.Z_SYNC_FLUSH)
+            yield packer.flush()
+
+        return Streaming(
+            body(), media_type="text/event-stream", headers={"content-encoding": "gzip"}
+        )
+
     async def seen(request: Request) -> Response:
         return JSONResponse({"last_event_ids": log.last_event_ids, "drops": log.drops})
 
@@ -121,6 +146,8 @@ def make_app(log: Log) -> Starlette:
             Route("/moved", moved),
             Route("/post", post, methods=["POST"]),
             Route("/idle", idle),
+            Route("/gzip", gzipped),
+            Route("/burst", burst),
             Route("/seen", seen),
         ]
     )

@@ -38,6 +38,30 @@ class TestHappyPath:
                     break
         assert stream.last_event_id == "7"
 
+    @pytest.mark.parametrize(("count", "stop"), [(40, 7), (6000, 4321)])
+    async def test_last_event_id_inside_a_chunk(
+        self, sse_server: Server, count: int, stop: int
+    ) -> None:
+        """Events decoded from one chunk but not yet given out do not count as delivered.
+
+        6,000 small events in one write come in chunks of up to 64 KiB, which
+        the client feeds to its decoder in slices.
+        """
+        url = f"{sse_server.url}/burst?count={count}"
+        stream = connect(url, reconnect=False)
+        assert stream.last_event_id == ""
+        async with stream:
+            async for event in stream:
+                assert stream.last_event_id == event.id
+                if event.id == str(stop):
+                    break
+        assert stream.last_event_id == str(stop)
+        rest = await connect(url, reconnect=False, last_event_id=stream.last_event_id).to_list()
+        assert numbers(rest) == list(range(stop + 1, count + 1))
+        whole = connect(url, reconnect=False)
+        assert numbers(await whole.to_list()) == list(range(1, count + 1))
+        assert whole.last_event_id == str(count)
+
     async def test_resume_from_a_saved_id(self, sse_server: Server) -> None:
         """last_event_id= sends Last-Event-ID, and the server resumes after it."""
         events = (
@@ -62,6 +86,11 @@ class TestHappyPath:
         events = await stream.to_list()
         assert [e.data for e in events][-1] == "[DONE]"
         assert [e.json()["token"] for e in events[:-1]] == ["a", "b", "c"]
+
+    async def test_a_compressed_body_is_decompressed(self, sse_server: Server) -> None:
+        """A gzip Content-Encoding is undone before decoding (the body is not read raw)."""
+        events = await connect(f"{sse_server.url}/gzip?count=20", reconnect=False).to_list()
+        assert numbers(events) == list(range(1, 21))
 
 
 class TestReconnect:
@@ -125,6 +154,20 @@ class TestReconnect:
             stream = connect(url, max_reconnects=2, backoff_initial=0.01)
             with pytest.raises(httpx.ConnectError):
                 await stream.to_list()
+
+    async def test_a_broken_body_raises_with_its_request(self, sse_server: Server) -> None:
+        """A connection dropped mid-body ends the stream with the network error and its request."""
+        got: list[int] = []
+        stream = connect(f"{sse_server.url}/drop?count=9&every=3", max_reconnects=0)
+        with pytest.raises(httpx.TransportError) as info:
+            async with stream:
+                async for event in stream:
+                    got.append(event.json()["n"])
+        assert got == [1, 2, 3]
+        assert stream.last_event_id == "3"
+        request = info.value.request
+        assert request.url.path == "/drop"
+        assert request.headers["accept"] == "text/event-stream"
 
     async def test_idle_timeout_reconnects_unless_comments_arrive(self, sse_server: Server) -> None:
         """Silence longer than idle_timeout reopens the stream; comments count as activity."""

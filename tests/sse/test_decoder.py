@@ -10,8 +10,10 @@ back exactly, and that the decoder agrees with a line-by-line transcription of t
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import pickle
 import re
 from decimal import Decimal
 from itertools import pairwise
@@ -1069,6 +1071,22 @@ class TestEvent:
         assert hash(decoded) == hash(built)
         assert repr(decoded) == repr(built)
 
+    def test_decoded_events_are_ordinary_events(self) -> None:
+        """Events from both decoding paths compare, hash, pickle and convert like built ones."""
+        run = b"".join(b"data: v%d\n\n" % i for i in range(200))  # one-line blocks, cut in bulk
+        decoded = Decoder().feed(b"event: e\nretry: 5\nid: 7\ndata: x\n\n" + run + b"data: y\n\n")
+        assert len(decoded) == 202
+        assert decoded[0] == Event(event="e", data="x", id="7", retry=5)
+        assert decoded[100] == Event(data="v99", id="7")
+        for event in (decoded[0], decoded[100], decoded[-1]):
+            built = Event(event.event, event.data, event.id, event.retry)
+            assert hash(event) == hash(built)
+            assert repr(event) == repr(built)
+            assert pickle.loads(pickle.dumps(event)) == built
+            assert copy.copy(event) == built
+            assert dataclasses.asdict(event) == dataclasses.asdict(built)
+            assert dataclasses.astuple(event) == (event.event, event.data, event.id, event.retry)
+
     def test_replace_makes_a_new_event(self) -> None:
         """dataclasses.replace works on decoded events and leaves them alone."""
         decoded = Decoder().feed(b"id: 3\ndata:x\n\n")[0]
@@ -1350,3 +1368,166 @@ class TestProperties:
         """For streams that end in a blank line, the decoder does what §9.2.6 says."""
         data += b"\n\n"
         assert feed(cut_at(data, points)) == spec_reference(data)
+
+
+@st.composite
+def token_like_streams(draw: st.DrawFn) -> bytes:
+    """Long runs of one-line ``data: `` blocks (LLM style) broken by blocks of any kind."""
+    parts: list[str] = []
+    for _ in range(draw(st.integers(1, 6))):
+        for _ in range(draw(st.integers(0, 60))):
+            parts.append("data: " + draw(value_text) + "x" * draw(st.integers(0, 40)) + "\n\n")
+        noise = draw(st.lists(any_line(), max_size=4))
+        end = draw(st.sampled_from(["\n", "\n", "\r\n", "\r"]))
+        parts.append("".join(line + end for line in noise) + draw(st.sampled_from(["", end])))
+    data = "".join(parts).encode()
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(data)))
+        data = (
+            data[:at] + draw(st.sampled_from([b"\xff", b"\xe2\x82", b"\xed\xa0\x80"])) + data[at:]
+        )
+    return data
+
+
+class TestOneLineDataRuns:
+    """Runs of one-line data blocks are cut in bulk when a chunk holds enough of them."""
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=token_like_streams(), sizes=st.lists(st.integers(1, 4000), min_size=1, max_size=5))
+    def test_agrees_with_the_spec_in_any_chunking(self, data: bytes, sizes: list[int]) -> None:
+        """Whole, byte by byte and in network-sized chunks: what §9.2.6 says, every time."""
+        data += b"\n\n"
+        expected = spec_reference(data)
+        assert feed([data]) == expected
+        assert feed(cut(data, tuple(sizes))) == expected
+        assert feed(cut(data, (1,))) == expected
+
+    def test_ids_types_and_odd_blocks_inside_a_run(self) -> None:
+        """Blocks that are not one data line, inside a run, keep their order and fields."""
+        filler = b"".join(b"data: f%d\n\n" % i for i in range(40))
+        data = (
+            filler
+            + b"id: 1\ndata: a\n\n"  # an id with the data
+            + filler
+            + b"data:b\n\n"  # no space after the colon
+            + b"data: \n\n"  # empty data
+            + b"event: t\ndata: c\n\n"
+            + b"data: d\ndata: e\n\n"  # two lines
+            + b": comment\n\n\n\n"  # a comment block and blank lines
+            + b"retry: 7\ndata: f\n\n"
+            + b"data: \xe2\x82\xac \xff\n\n"  # UTF-8 and a bad byte
+            + filler
+        )
+        events = Decoder().feed(data)
+        named = [e for e in events if not e.data.startswith("f") or e.data == "f"]
+        assert named == [
+            ev("a", id="1"),
+            ev("b", id="1"),
+            ev("", id="1"),
+            ev("c", event="t", id="1"),
+            ev("d\ne", id="1"),
+            ev("f", id="1", retry=7),
+            ev("\u20ac \ufffd", id="1"),
+        ]
+        assert len(events) == 120 + 7
+        assert events[-1] == ev("f39", id="1")
+        assert feed(cut(data, (1,))) == feed([data])
+
+    def test_small_limits_apply_inside_a_run(self) -> None:
+        """A run longer than the limits is still checked line by line."""
+        run = b"".join(b"data: %030d\n\n" % i for i in range(100))  # 36-character lines
+        for sizes in (None, (1,), (700,), (5000,)):
+            outcome = feed(cut(run, sizes), max_line_size=36, max_event_size=36)
+            assert len(outcome.events) == 100
+            with pytest.raises(SSELimitError) as info:
+                feed(cut(run + b"data: %031d\n\n" % 1, sizes), max_line_size=36)
+            assert info.value.limit == "max_line_size"
+            with pytest.raises(SSELimitError) as info:
+                feed(cut(run, sizes), max_event_size=35)
+            assert info.value.limit == "max_event_size"
+
+    def test_id_blocks_inside_a_run(self) -> None:
+        """An id with the next data line is read in place; other shapes line by line."""
+        filler = b"".join(b"data: f%d\n\n" % i for i in range(40))
+        data = filler + b"data: z\n\n".join(
+            [
+                b"id: 1\ndata: a\n\n",  # the shape read in place
+                b"id: 2\nevent: u\ndata: g\n\n",
+                b"id: 3\x00\ndata: h\n\n",  # NUL: the id is ignored
+                b"id: 4\ndata: i\ndata: j\n\n",
+                b"id:5\ndata: k\n\n",
+                b"id: 6\ndata: \xe2\x82\xac\n\n",
+                filler,
+            ]
+        )
+        events = Decoder().feed(data)
+        assert events[40:52] == [
+            ev("a", id="1"),
+            ev("z", id="1"),
+            ev("g", event="u", id="2"),
+            ev("z", id="2"),
+            ev("h", id="2"),
+            ev("z", id="2"),
+            ev("i\nj", id="4"),
+            ev("z", id="4"),
+            ev("k", id="5"),
+            ev("z", id="5"),
+            ev("\u20ac", id="6"),
+            ev("z", id="6"),
+        ]
+        assert len(events) == 92
+        assert feed(cut(data, (1,))) == feed([data]) == Outcome(events, "6", None)
+
+    def test_run_after_an_odd_block(self) -> None:
+        """A chunk whose first whole block is not a lone data line is read in order too."""
+        filler = b"".join(b"data: f%d\n\n" % i for i in range(60))
+        data = b"data: first\n\nid: 5\nevent: t\ndata: x\n\n" + filler + b"data: last"
+        events = Decoder().feed(data)
+        assert events[:3] == [ev("first"), ev("x", event="t", id="5"), ev("f0", id="5")]
+        assert len(events) == 62
+        assert feed(cut(data, (1,))).events == events
+
+    def test_chunk_of_multi_line_blocks(self) -> None:
+        """A large chunk of blocks that are not lone data lines is read line by line."""
+        data = b"".join(b"event: e\ndata: %d\ndata: more\n\n" % i for i in range(100))
+        events = Decoder().feed(data)
+        assert events == [ev(f"{i}\nmore", event="e") for i in range(100)]
+        assert feed(cut(data, (1,))).events == events
+
+    def test_long_unfinished_line_after_a_run(self) -> None:
+        """The unfinished line after a run cut in bulk is held to the limits as it grows."""
+        run = b"".join(b"data: %030d\n\n" % i for i in range(20))  # 760 bytes
+        tail = b"data: " + b"x" * 2000
+        with pytest.raises(SSELimitError) as info:
+            Decoder(max_line_size=1000).feed(run + tail)
+        assert info.value.limit == "max_line_size"
+        decoder = Decoder(max_line_size=3000)
+        assert len(decoder.feed(run + tail)) == 20
+        assert decoder.feed(b"\n\n") == [ev("x" * 2000)]
+
+
+class TestMultiByteLimits:
+    """Limits count characters, however the bytes of a long line arrive."""
+
+    @pytest.mark.parametrize("sizes", [None, (1,), (2,), (5,), (4096,)])
+    def test_line_of_three_byte_characters(self, sizes: tuple[int, ...] | None) -> None:
+        """A line of 3-byte characters passes at the limit and fails one character over."""
+        at_limit = b"data:" + "\u20ac".encode() * 995 + b"\n\n"  # 1,000 characters
+        outcome = feed(cut(at_limit, sizes), max_line_size=1000)
+        assert outcome.events == [ev("\u20ac" * 995)]
+        with pytest.raises(SSELimitError) as info:
+            feed(cut(at_limit.replace(b"data:", b"data:x"), sizes), max_line_size=1000)
+        assert (info.value.limit, info.value.size) == ("max_line_size", 1001)
+
+    @pytest.mark.parametrize("sizes", [None, (1,), (3,), (64,)])
+    def test_block_of_four_byte_characters(self, sizes: tuple[int, ...] | None) -> None:
+        """The event limit counts the characters of the unfinished line too."""
+        line = b"data:" + "\U0001f600".encode() * 45 + b"\n"  # 50 characters, 185 bytes
+        outcome = feed(cut(line * 4 + b"\n", sizes), max_event_size=203)
+        assert outcome.events == [ev("\n".join(["\U0001f600" * 45] * 4))]
+        with pytest.raises(SSELimitError) as info:
+            feed(cut(line * 4 + b"\n", sizes), max_event_size=202)
+        assert info.value.limit == "max_event_size"
+        with pytest.raises(SSELimitError) as info:  # never ends: caught while it grows
+            feed(cut(line * 3 + line[:-1] * 2, sizes), max_event_size=202)
+        assert info.value.limit == "max_event_size"

@@ -1,22 +1,32 @@
 """The WHATWG "interpret an event stream" rules, over bytes, without I/O.
 
-How it stays fast: the bytes are decoded with an incremental UTF-8 decoder
-(invalid bytes become U+FFFD), line endings are normalised to ``"\\n"`` with
-two ``str.replace`` calls, and whole blocks (the text before a blank line)
-are found with ``str.rfind``/``str.split`` at C speed. Only the few lines of
-each complete block are looked at in Python, once. Text after the last blank
-line waits, as pieces, until a chunk that may complete a block arrives, so
-feeding a long event one byte at a time stays linear.
+How it stays fast: lines are cut from the bytes, not from decoded text. CR
+and CRLF become LF with a split on the one byte (only in chunks that have
+one), lines come from ``bytes.split`` at C speed, and only what an event
+keeps is decoded: its data, once per event, its type and its id. Text decoded
+whole would be as wide as its widest character (one emoji makes a 64 KiB
+chunk 256 KiB of UCS-4) and every line cut from it would be narrowed again.
+The lines are read once, in a loop that keeps the block being built (data
+lines, type, retry) from one chunk to the next, so a long event fed one byte
+at a time stays linear. Runs of the most common block, one ``data: `` line
+(LLM token streams), are decoded in one call and cut straight into their
+values with one ``str.split`` on ``"\\n\\ndata: "``.
+
+Why the bytes give the spec's text: UTF-8 never uses the bytes of CR, LF,
+``:``, space or NUL inside a multi-byte character, and they end an invalid
+sequence in the decoder just as they end a line, so the lines, field names
+and values found in the bytes decode to exactly those of the decoded stream.
 
 Chunking never changes the output: a CR at the end of a chunk ends its line
 at once (as the spec says) and a LF at the start of the next chunk is then
-swallowed; a multi-byte character split across chunks is decoded whole.
+swallowed; an unfinished line waits as bytes, so a character cut by a chunk
+is decoded whole; the limits count characters and are checked line by line
+as the bytes arrive.
 """
 
 from __future__ import annotations
 
-import codecs
-from typing import Any
+from codecs import utf_8_decode
 
 from .._core._callables import check_count
 from ..errors import SSELimitError
@@ -29,23 +39,49 @@ DEFAULT_MAX_LINE_SIZE = 8 * 1024 * 1024
 #: Largest event block accepted, in characters.
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 
-# The slots' own descriptors, past the frozen __setattr__: the hot path builds
-# events without the cost of the dataclass __init__.
+# Events are built on the hot paths without the dataclass __init__ (one
+# object.__setattr__ call per field, past the frozen __setattr__): a bare
+# instance gets its fields in its __dict__. A field left out reads the class
+# default, as with Event(): only a type or a retry that differs is set.
 _new_event = Event.__new__
-_slot: Any = Event.__dict__
-_set_event = _slot["event"].__set__
-_set_data = _slot["data"].__set__
-_set_id = _slot["id"].__set__
-_set_retry = _slot["retry"].__set__
+
+_BOM = b"\xef\xbb\xbf"
+#: Bytes between the first and the last blank line of a chunk worth cutting in
+#: one split (below it, three calls cost more than reading the lines).
+_BULK = 512
+#: What separates two one-line ``data: `` blocks.
+_DATA_BLOCK = "\n\ndata: "
 
 
-def _make(event: str, data: str, last_id: str, retry: int | None) -> Event:
-    made = _new_event(Event)
-    _set_event(made, event)
-    _set_data(made, data)
-    _set_id(made, last_id)
-    _set_retry(made, retry)
-    return made
+def _lf_only(data: bytes) -> bytes:
+    """``data`` with each CRLF pair and lone CR replaced by a LF.
+
+    A split on the one byte is far cheaper than replacing the pair.
+    """
+    parts = data.split(b"\r")
+    for index in range(1, len(parts)):
+        if parts[index][:1] == b"\n":
+            parts[index] = parts[index][1:]  # the LF of a CRLF pair
+    return b"\n".join(parts)
+
+
+def _chars(line: bytes) -> int:
+    """The length of ``line`` in characters, as decoded."""
+    return len(line) if line.isascii() else len(line.decode("utf-8", "replace"))
+
+
+def _one_line_data_block(data: bytes, start: int) -> bool:
+    """Whether the first or second block from ``start`` looks like a lone ``data: `` line.
+
+    Only a guess at what the chunk holds, to pick the quicker way to read it;
+    either way reads it right.
+    """
+    for _ in range(2):
+        end = data.find(b"\n", start)
+        if data.startswith(b"data: ", start) and data.startswith(b"\n", end + 1):
+            return True
+        start = data.find(b"\n\n", end) + 2
+    return False
 
 
 class Decoder:
@@ -72,20 +108,19 @@ class Decoder:
     """
 
     __slots__ = (
-        "_bom_checked",
+        "_block",
         "_data",
         "_event_type",
+        "_head",
         "_id_buffer",
         "_line",
         "_max_event",
         "_max_line",
         "_partial",
-        "_pieces",
+        "_recheck_at",
         "_retry",
         "_skip_lf",
-        "_tail_ends_lf",
-        "_tail_size",
-        "_utf8",
+        "_within_limits",
         "last_event_id",
         "reconnection_time",
     )
@@ -99,168 +134,251 @@ class Decoder:
     ) -> None:
         self._max_line = check_count(max_line_size, "Decoder", "max_line_size", minimum=1)
         self._max_event = check_count(max_event_size, "Decoder", "max_event_size", minimum=1)
-        self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
-        self._bom_checked = False
+        # This many bytes hold no line or block over a limit (a byte is at most a character).
+        self._within_limits = min(self._max_line, self._max_event)
+        self._head: bytes | None = b""  # the first bytes, until they show whether a BOM starts
         self._skip_lf = False  # the last chunk ended in CR: a LF right after is part of it
-        self._pieces: list[str] = []  # text after the last blank line, not joined yet
-        self._tail_size = 0
-        self._line = 0  # length of the last, unfinished line of the pending text
-        self._partial: list[str] = []  # its pieces
-        self._tail_ends_lf = False
-        # The block being read: its data lines, type and retry; the id buffer persists.
-        self._data: list[str] = []
-        self._event_type = ""
+        self._partial: list[bytes] = []  # the pieces of the unfinished last line
+        self._line = 0  # its length in bytes
+        self._recheck_at = self._within_limits + 1  # ... at which to count its characters
+        # The block being read: its data lines, type and retry, and the length
+        # (in characters) of its complete lines with their line ends; the id
+        # buffer persists.
+        self._data: list[bytes] = []
+        self._event_type = b""
         self._retry: int | None = None
+        self._block = 0
         self._id_buffer = last_event_id
         self.last_event_id = last_event_id
         self.reconnection_time: int | None = None
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode ``data`` (any chunk of the body) and return the events it completes."""
-        text = self._utf8.decode(data)
-        if not text:
+        if not data:
             return []
-        if not self._bom_checked:
-            self._bom_checked = True
-            if text[0] == "\ufeff":
-                text = text[1:]
-                if not text:
+        if self._head is not None:  # one leading BOM is stripped, even cut by the chunks
+            data = self._head + data
+            if len(data) < len(_BOM) and _BOM.startswith(data):
+                self._head = data
+                return []
+            self._head = None
+            if data.startswith(_BOM):
+                data = data[len(_BOM) :]
+                if not data:
                     return []
-        if self._skip_lf:
+        if b"\r" in data:
+            if self._skip_lf and data[0] == 0x0A:  # the LF of a CRLF cut by the chunks
+                data = data[1:]
+            self._skip_lf = data[-1] == 0x0D
+            data = _lf_only(data)
+        elif self._skip_lf:
             self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
-                if not text:
+            if data[0] == 0x0A:
+                data = data[1:]
+                if not data:
                     return []
-        if "\r" in text:
-            self._skip_lf = text[-1] == "\r"
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        # Only a chunk with a blank line in it (or that makes one with the
-        # pending text) can complete a block; others are just kept.
-        if "\n\n" not in text and not (self._tail_ends_lf and text[0] == "\n"):
-            self._keep(text)
+        if b"\n" not in data:  # the unfinished line grows
+            self._partial.append(data)
+            self._line += len(data)
+            if self._line >= self._recheck_at:
+                self._check_unfinished()
             return []
-        pieces = self._pieces
-        if pieces:
-            pieces.append(text)
-            text = "".join(pieces)
-            pieces.clear()
-        end = text.rfind("\n\n")
-        self._tail_size = self._line = 0
-        self._partial.clear()
-        self._tail_ends_lf = False
         events: list[Event] = []
-        region = text[:end]
-        small = min(self._max_line, self._max_event)
-        if len(region) <= small and len(region) > 256 * (region.count("\n\n") + 1):
-            # Large blocks (within every limit): one pass over the lines is
-            # cheaper than cutting blocks first and lines then.
-            self._read_lines(region.split("\n"), events)
-        else:
-            append = events.append
-            for block in region.split("\n\n"):
-                # The common block, one "data:" line (LLM token streams), in
-                # line; a block starts with clean buffers, only the id persists.
-                if block[:5] == "data:" and "\n" not in block and len(block) <= small:
-                    value = block[6:] if block[5:6] == " " else block[5:]
-                    last_id = self.last_event_id = self._id_buffer
-                    append(_make("message", value, last_id, None))
-                else:
-                    self._read_block(block, events)
-        rest = text[end + 2 :]
-        if rest:
-            self._keep(rest)  # after the blocks: its retry lines come later in the stream
+        first = data.find(b"\n\n") if len(data) > _BULK else -1
+        if first >= 0:
+            last = data.rfind(b"\n\n")
+            if first + _BULK < last <= first + self._within_limits and _one_line_data_block(
+                data, first + 2
+            ):
+                # The blocks between the first and the last blank line are
+                # complete: decode and cut them at C speed; the bytes around
+                # them are read line by line with what is pending.
+                self._lines(data[: first + 2].split(b"\n"), first + 2, events)
+                self._data_blocks(data[first:last].decode("utf-8", "replace"), events)
+                rest = data[last + 2 :]
+                self._lines(rest.split(b"\n"), len(rest), events)
+                return events
+        self._lines(data.split(b"\n"), len(data), events)
         return events
 
-    def _keep(self, text: str) -> None:
-        """Hold text that does not complete a block yet, within the limits.
-
-        The limits are checked as the text arrives, in time linear in it, so
-        a stream that never ends a line or a block cannot grow without bound.
-        A ``retry`` line takes effect as soon as the line is complete, as the
-        spec says, even before its block ends.
-        """
-        self._pieces.append(text)
-        self._tail_size += len(text)
-        self._tail_ends_lf = text[-1] == "\n"
+    def _lines(self, lines: list[bytes], size: int, events: list[Event]) -> None:
+        """Read the lines of ``size`` bytes: the last one is unfinished and waits."""
         partial = self._partial
-        first_lf = text.find("\n")
-        if first_lf < 0:
-            partial.append(text)
-            self._line += len(text)
-        else:
-            if partial:
-                partial.append(text[:first_lf])
-                done = "".join(partial)
-            else:
-                done = text[:first_lf]
-            self._check_line(done)
-            last_lf = text.rfind("\n")
-            if last_lf > first_lf:
-                for line in text[first_lf + 1 : last_lf].split("\n"):
-                    self._check_line(line)
-            rest = text[last_lf + 1 :]
-            partial[:] = [rest] if rest else []
-            self._line = len(rest)
-        if self._line > self._max_line:
-            raise SSELimitError("max_line_size", self._line, self._max_line)
-        # The blank line that ends a block is not part of the event's size.
-        size = self._tail_size - self._tail_ends_lf
+        if len(lines) == 1:  # no line end: the unfinished line grows
+            piece = lines[0]
+            if piece:
+                partial.append(piece)
+                self._line += len(piece)
+                if self._line >= self._recheck_at:
+                    self._check_unfinished()
+            return
+        # Only bytes that could make a line or a block too long need their sizes counted.
+        checked = self._block + self._line + size > self._within_limits
+        if partial:
+            partial.append(lines[0])
+            lines[0] = b"".join(partial)
+            partial.clear()
+        rest = lines.pop()
+        self._read(lines, events, checked)
+        self._line = len(rest)
+        self._recheck_at = self._within_limits - self._block + 1
+        if rest:
+            partial.append(rest)
+            if self._line >= self._recheck_at:
+                self._check_unfinished()
+
+    def _check_unfinished(self) -> None:
+        """The limits, for the unfinished line as it grows and its block, in characters.
+
+        A character cut at the end is not counted yet. The next count comes
+        when enough bytes have arrived to break a limit, so a long line of
+        multi-byte characters fed in small chunks is not counted again and
+        again from its start.
+        """
+        line = len(utf_8_decode(b"".join(self._partial), "replace", False)[0])
+        if line > self._max_line:
+            raise SSELimitError("max_line_size", line, self._max_line)
+        size = self._block + line
         if size > self._max_event:
             raise SSELimitError("max_event_size", size, self._max_event)
+        room = min(self._max_line - line, self._max_event - size)
+        self._recheck_at = self._line + room + 1
 
-    def _check_line(self, line: str) -> None:
-        """A line of the pending block is complete: check its size, apply a retry."""
-        if len(line) > self._max_line:
-            raise SSELimitError("max_line_size", len(line), self._max_line)
-        if line.startswith("retry:"):
-            value = line[6:]
-            if value[:1] == " ":
-                value = value[1:]
-            if value.isascii() and value.isdigit():
-                self.reconnection_time = int(value)
+    def _data_blocks(self, text: str, events: list[Event]) -> None:
+        """Read complete blocks: ``text`` starts with a blank line and ends where one starts.
 
-    def _read_block(self, block: str, events: list[Event]) -> None:
-        """Apply the field rules to the lines of one block, then dispatch."""
-        if len(block) > self._max_line or len(block) > self._max_event:
-            longest = max(map(len, block.split("\n")))
-            if longest > self._max_line:
-                raise SSELimitError("max_line_size", longest, self._max_line)
-            if len(block) > self._max_event:
-                raise SSELimitError("max_event_size", len(block), self._max_event)
-        self._read_lines(block.split("\n"), events)
+        Cut at ``"\\n\\ndata: "``, each piece after the first is the value of a
+        block that starts with a ``data: `` line; a piece without a line end is
+        that whole block (within the limits: ``text`` is). Anything else (other
+        fields, more lines, blank lines) is read line by line.
+        """
+        pieces = iter(text.split(_DATA_BLOCK))
+        head = next(pieces)
+        if head:  # the blocks before the first "data: " block (the blank line cut off)
+            self._read_blocks(head[2:], events)
+        last_id = self._id_buffer
+        append = events.append
+        for value in pieces:
+            if "\n" in value:
+                last_id = self._odd_piece(value, last_id, events)
+            else:
+                made = _new_event(Event)
+                fields = made.__dict__
+                fields["data"] = value
+                fields["id"] = last_id
+                append(made)
+        self.last_event_id = last_id
 
-    def _read_lines(self, lines: list[str], events: list[Event]) -> None:
-        """Apply the field rules line by line, dispatching at each blank line and at the end."""
+    def _odd_piece(self, value: str, last_id: str, events: list[Event]) -> str:
+        """A piece of ``_data_blocks`` with more than one line; the last event ID after it.
+
+        Its common form, a lone data line then a block of an ``id: `` line and
+        a ``data: `` line (a stream that sends an id now and then), is read in
+        place; any other is read line by line.
+        """
+        first, blank, block = value.partition("\n\n")
+        if blank and block.startswith("id: ") and "\n" not in first:
+            id_line, line_end, data = block.partition("\ndata: ")
+            if line_end and "\n" not in data and "\n" not in id_line and "\0" not in id_line:
+                made = _new_event(Event)
+                fields = made.__dict__
+                fields["data"] = first
+                fields["id"] = last_id
+                events.append(made)
+                last_id = self.last_event_id = self._id_buffer = id_line[4:]
+                made = _new_event(Event)
+                fields = made.__dict__
+                fields["data"] = data
+                fields["id"] = last_id
+                events.append(made)
+                return last_id
+        self._read_blocks("data: " + value, events)
+        return self._id_buffer
+
+    def _read_blocks(self, text: str, events: list[Event]) -> None:
+        """Read decoded ``text`` (within the limits) and the blank line after it.
+
+        Encoding it again gives the bytes it came from, up to U+FFFD for
+        invalid ones, which decodes to itself.
+        """
+        lines = text.encode().split(b"\n")
+        lines.append(b"")
+        self._read(lines, events, checked=False)
+
+    def _read(self, lines: list[bytes], events: list[Event], checked: bool) -> None:
+        """Apply the field rules to complete lines, dispatching at each blank line."""
+        if checked:
+            block = self._sizes(lines)
+        else:  # the pending block: the complete lines after the last blank one
+            block = 0
+            for line in reversed(lines):
+                if not line:
+                    break
+                block += _chars(line) + 1
+            else:
+                block += self._block  # no blank line: the same block goes on
         data = self._data
         for line in lines:
-            if not line:
-                self._dispatch(events)  # a blank line inside: "\n\n\n" and the like
-                data = self._data
-                continue
-            if line[0] == ":":
-                continue  # a comment
-            field, colon, value = line.partition(":")
-            if colon and value[:1] == " ":
-                value = value[1:]
-            if field == "data":
-                data.append(value)
-            elif field == "event":
-                self._event_type = value
-            elif field == "id":
-                if "\0" not in value:
-                    self._id_buffer = value
-            elif field == "retry" and value.isascii() and value.isdigit():
-                self._retry = self.reconnection_time = int(value)
-        self._dispatch(events)
+            if line:
+                if line.startswith(b"data: "):
+                    data.append(line[6:])
+                elif line.startswith(b"data:"):
+                    data.append(line[5:])
+                elif line[0] != 0x3A:  # not a comment (":")
+                    self._field(line)
+            else:  # a blank line: dispatch
+                last_id = self.last_event_id = self._id_buffer
+                if data:
+                    made = _new_event(Event)
+                    fields = made.__dict__
+                    raw = data[0] if len(data) == 1 else b"\n".join(data)
+                    try:
+                        fields["data"] = raw.decode()  # the common case, and quicker to call
+                    except UnicodeDecodeError:
+                        fields["data"] = raw.decode("utf-8", "replace")
+                    fields["id"] = last_id
+                    if self._event_type:
+                        fields["event"] = self._event_type.decode("utf-8", "replace")
+                        self._event_type = b""
+                    if self._retry is not None:
+                        fields["retry"] = self._retry
+                        self._retry = None
+                    events.append(made)
+                    data = self._data = []
+                else:
+                    self._event_type = b""
+                    self._retry = None
+        self._block = block
 
-    def _dispatch(self, events: list[Event]) -> None:
-        self.last_event_id = self._id_buffer
-        data = self._data
-        if data:
-            events.append(
-                _make(self._event_type or "message", "\n".join(data), self._id_buffer, self._retry)
-            )
-            self._data = []
-        self._event_type = ""
-        self._retry = None
+    def _sizes(self, lines: list[bytes]) -> int:
+        """Check every line and block against the limits; the pending block's length after."""
+        max_line = self._max_line
+        max_block = self._max_event + 1  # the block counts the line end of its last line
+        block = self._block
+        for line in lines:
+            if not line:
+                block = 0
+                continue
+            size = _chars(line)
+            block += size + 1
+            if size > max_line:
+                raise SSELimitError("max_line_size", size, max_line)
+            if block > max_block:
+                raise SSELimitError("max_event_size", block - 1, self._max_event)
+        return block
+
+    def _field(self, line: bytes) -> None:
+        """A field other than ``data:`` (the common one is read in the loop)."""
+        field, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        if field == b"event":
+            self._event_type = value
+        elif field == b"id":
+            if b"\0" not in value:
+                self._id_buffer = value.decode("utf-8", "replace")
+        elif field == b"retry":
+            if value.isdigit():  # ASCII digits only, for bytes
+                self._retry = self.reconnection_time = int(value)
+        elif field == b"data":
+            self._data.append(value)  # "data" alone: an empty data line

@@ -9,7 +9,13 @@ from typing import Any
 __all__ = ["Event"]
 
 
-@dataclass(frozen=True, slots=True)
+# Not slotted: the decoder builds events by filling a bare instance's
+# __dict__ (two dict stores), well under half the cost of the frozen
+# dataclass __init__ or of setting four slots through their descriptors.
+# A type or retry left at its default is not stored and reads the class
+# attribute, so vars() of such an event lacks them; equality, hashing, repr,
+# pickling, copy and dataclasses.asdict()/replace() all see every field.
+@dataclass(frozen=True)
 class Event:
     """A dispatched server-sent event, as the browser's ``MessageEvent`` sees it.
 
