@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from sluiceway.errors import SSEError, SSELimitError
 from sluiceway.sse import Decoder, Event
+from sluiceway.sse._decoder import MAX_RETRY
 
 # --------------------------------------------------------------------------------------------
 # Feeding helpers
@@ -629,6 +630,19 @@ class TestRetry:
                 b"retry:123456789012345678901234567890\ndata:x\n\n",
                 ev("x", retry=123456789012345678901234567890),
                 reconnect=123456789012345678901234567890,
+            ),
+            # Exact up to Python's 4300-digit conversion limit, then capped (never an error).
+            vector(
+                "longest-exact",
+                b"retry:" + b"0" * 5000 + b"9" * 4300 + b"\ndata:x\n\n",
+                ev("x", retry=MAX_RETRY),
+                reconnect=MAX_RETRY,
+            ),
+            vector(
+                "over-4300-digits-capped",
+                b"retry:" + b"1" * 10_000 + b"\ndata:x\n\n",
+                ev("x", retry=MAX_RETRY),
+                reconnect=MAX_RETRY,
             ),
             *(
                 vector(f"not-ascii-digits-{n}", b"retry:" + value + b"\ndata:x\n\n", ev("x"))

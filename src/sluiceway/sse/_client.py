@@ -47,6 +47,8 @@ _SLICE = 16384
 _SMALL_EVENT = 256
 #: Body bytes kept for the message of an SSEResponseError.
 _BODY_START = 4096
+#: Longest reconnect wait taken from a server's retry (ms): 31,700 years, and a float.
+_FOREVER_MS = 10**15
 
 
 class Reconnect:
@@ -135,7 +137,8 @@ class _Source(Node):
     def _delay(self, attempt: int) -> float:
         """Seconds to wait before reconnect number ``attempt`` (1, 2, ...)."""
         if self.reconnection_time is not None:
-            return self.reconnection_time / 1000
+            # A float holds no more than ~1e308; any wait of 1e15 ms is forever anyway.
+            return min(self.reconnection_time, _FOREVER_MS) / 1000
         opts = self._options
         ceiling: float = min(opts["backoff_max"], opts["backoff_initial"] * 2 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)

@@ -32,12 +32,18 @@ from .._core._callables import check_count
 from ..errors import SSELimitError
 from ._event import Event
 
-__all__ = ["DEFAULT_MAX_EVENT_SIZE", "DEFAULT_MAX_LINE_SIZE", "Decoder"]
+__all__ = ["DEFAULT_MAX_EVENT_SIZE", "DEFAULT_MAX_LINE_SIZE", "MAX_RETRY", "Decoder"]
 
 #: Longest line accepted, in characters (LLM tool-call events exceed 128 KiB).
 DEFAULT_MAX_LINE_SIZE = 8 * 1024 * 1024
 #: Largest event block accepted, in characters.
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
+#: The reconnection time kept for a ``retry`` of more than 4300 significant
+#: digits: the largest number of 4300 digits. Python converts no longer digit
+#: string by default (the cost grows with the square of its length), and a
+#: wait that long is forever either way; shorter values are taken exactly.
+_RETRY_DIGITS = 4300
+MAX_RETRY = 10**_RETRY_DIGITS - 1
 
 # Events are built on the hot paths without the dataclass __init__ (one
 # object.__setattr__ call per field, past the frozen __setattr__): a bare
@@ -379,6 +385,8 @@ class Decoder:
                 self._id_buffer = value.decode("utf-8", "replace")
         elif field == b"retry":
             if value.isdigit():  # ASCII digits only, for bytes
-                self._retry = self.reconnection_time = int(value)
+                digits = value.lstrip(b"0")
+                retry = int(digits or b"0") if len(digits) <= _RETRY_DIGITS else MAX_RETRY
+                self._retry = self.reconnection_time = retry
         elif field == b"data":
             self._data.append(value)  # "data" alone: an empty data line
