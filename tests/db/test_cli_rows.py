@@ -13,19 +13,10 @@ from typing import TYPE_CHECKING
 import pytest
 from db_support import expected, make_sqlite_file
 
+from commandline import sluiceway
+
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-def sluiceway(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sluiceway.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-    )
 
 
 def one_line_error(out: subprocess.CompletedProcess[str]) -> str:

@@ -19,7 +19,6 @@ paginator carries from page to page:
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -27,11 +26,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from loopback import LoopbackServer
 
 TOTAL = 23
 ITEMS: list[dict[str, Any]] = [{"id": f"it{n:03d}", "n": n} for n in range(TOTAL)]
@@ -233,20 +233,15 @@ def make_app(log: Log) -> Starlette:
     )
 
 
-class Server:
-    """uvicorn in a thread of its own."""
+class Server(LoopbackServer):
+    """uvicorn in a thread of its own, with the log of what it was asked."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.log = Log()
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def app(self) -> Starlette:
+        return make_app(self.log)
 
     def requests(self, key: str) -> list[str]:
         with self.log.lock:
@@ -260,29 +255,6 @@ class Server:
     def times(self, key: str) -> list[float]:
         with self.log.lock:
             return list(self.log.times[key])
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            make_app(self.log),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="critical",
-            lifespan="off",
-        )
-        server = self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the test HTTP server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-            self._server = None
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from commandline import sluiceway
+
 if TYPE_CHECKING:
     from .conftest import Server
 
@@ -27,16 +29,6 @@ STYLES: dict[str, tuple[str, list[str]]] = {
     "page_param": ("/numbered", ["--items", "data", "--page-param", "page"]),
     "offset_param": ("/offset", ["--items", "items", "--offset-param", "offset", "--limit", "5"]),
 }
-
-
-def sluiceway(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sluiceway.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def lines(out: subprocess.CompletedProcess[str]) -> list[Any]:

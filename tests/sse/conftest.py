@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.responses import StreamingResponse as Streaming
 from starlette.routing import Route
+
+from loopback import LoopbackServer
 
 
 @dataclass
@@ -153,44 +151,15 @@ def make_app(log: Log) -> Starlette:
     )
 
 
-class Server:
+class Server(LoopbackServer):
     """uvicorn in a thread of its own; stop() and start() again on the same port."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.log = Log()
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            make_app(self.log),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="critical",
-            lifespan="off",
-        )
-        server = self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the test SSE server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._server.force_exit = True
-            self._thread.join(10)
-            self._server = None
+    def app(self) -> Starlette:
+        return make_app(self.log)
 
 
 @pytest.fixture(scope="session")
