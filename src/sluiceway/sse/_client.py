@@ -81,10 +81,10 @@ class _Source(Node):
         "_client",
         "_committed",
         "_cursor",
+        "_decoder",
         "_gen",
         "_options",
         "_own_client",
-        "reconnection_time",
     )
 
     def __init__(self, client: httpx.AsyncClient | None, options: dict[str, Any]) -> None:
@@ -100,13 +100,20 @@ class _Source(Node):
         self._batch: list[Event] = []
         self._cursor: Iterator[Event] = iter(self._batch)
         self._committed: str = options["last_event_id"] or ""
-        self.reconnection_time: int | None = None
+        # The decoder of the current (or last) connection: it keeps the
+        # server's retry, and the next one starts from it.
+        self._decoder: Decoder | None = None
 
     @property
     def last_event_id(self) -> str:
         """The id of the last event the consumer was given."""
         given = len(self._batch) - length_hint(self._cursor)
         return self._batch[given - 1].id if given else self._committed
+
+    @property
+    def reconnection_time(self) -> int | None:
+        """The server's last ``retry``, in milliseconds (None if it sent none)."""
+        return None if self._decoder is None else self._decoder.reconnection_time
 
     def open(self, scope: Scope | None) -> AsyncIterator[Event]:
         if self._client is None:
@@ -161,37 +168,41 @@ class _Source(Node):
                             max_event_size=opts["max_event_size"],
                             last_event_id=self.last_event_id,
                         )
+                        decoder.reconnection_time = self.reconnection_time
+                        self._decoder = decoder  # reconnection_time reads its retry
                         chunks = _body_chunks(response)
+                        if idle is not None:
+                            chunks = self._within(idle, chunks)
+                        feed = decoder.feed
                         small_events = False
+                        slices: list[bytes] | None
                         try:
-                            while True:
-                                if idle is None:
-                                    chunk = await anext(chunks, None)
-                                else:
-                                    chunk = await self._within(idle, chunks)
-                                if chunk is None:
-                                    break
+                            # Per chunk, in the common case: one step of the body,
+                            # one call and two tests.
+                            async for chunk in chunks:
                                 if small_events and len(chunk) > _SLICE:
-                                    pieces = [
+                                    slices = [
                                         chunk[start : start + _SLICE]
                                         for start in range(0, len(chunk), _SLICE)
                                     ]
+                                    slices.reverse()
+                                    chunk = slices.pop()
                                 else:
-                                    pieces = [chunk]
-                                for piece in pieces:
-                                    events = decoder.feed(piece)
-                                    if decoder.reconnection_time is not None:
-                                        self.reconnection_time = decoder.reconnection_time
-                                    if not events:
-                                        continue
-                                    small_events = len(events) * _SMALL_EVENT > len(piece)
-                                    delivered = True  # read only after the loop
-                                    self._batch = events
-                                    self._cursor = cursor = iter(events)
-                                    for event in cursor:
-                                        yield event
-                                    self._committed = events[-1].id
-                                    self._batch = []
+                                    slices = None
+                                while True:
+                                    events = feed(chunk)
+                                    if events:
+                                        small_events = len(events) * _SMALL_EVENT > len(chunk)
+                                        delivered = True  # read only after the loop
+                                        self._batch = events
+                                        self._cursor = cursor = iter(events)
+                                        for event in cursor:
+                                            yield event
+                                        self._committed = events[-1].id
+                                        self._batch = []
+                                    if not slices:
+                                        break
+                                    chunk = slices.pop()
                         except httpx.TransportError as exc:
                             _name_request(exc, response.request)
                             raise
@@ -236,11 +247,20 @@ class _Source(Node):
             raise
         return response
 
-    async def _within(self, idle: float, chunks: AsyncIterator[bytes]) -> bytes | None:
-        """The next chunk, or TimeoutError after ``idle`` seconds without one."""
-        with anyio.move_on_after(idle):
-            return await anext(chunks, None)
-        raise TimeoutError(f"sse: no data from {self._options['url']} for {idle:g} s")
+    async def _within(self, idle: float, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The chunks, raising TimeoutError after ``idle`` seconds without one."""
+        try:
+            while True:
+                chunk: bytes | None = None
+                with anyio.move_on_after(idle) as waited:
+                    chunk = await anext(chunks, None)
+                if waited.cancelled_caught:
+                    raise TimeoutError(f"sse: no data from {self._options['url']} for {idle:g} s")
+                if chunk is None:
+                    return
+                yield chunk  # outside the cancel scope: the consumer's time is not counted
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]  # httpx's
 
     async def _check(self, response: httpx.Response) -> None:
         content_type = response.headers.get("content-type", "")

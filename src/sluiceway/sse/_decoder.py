@@ -172,7 +172,7 @@ class Decoder:
                 data = data[len(_BOM) :]
                 if not data:
                     return []
-        if b"\r" in data:
+        if 0x0D in data:  # (a byte as an int: a bytes needle costs ~8 times as much)
             if self._skip_lf and data[0] == 0x0A:  # the LF of a CRLF cut by the chunks
                 data = data[1:]
             self._skip_lf = data[-1] == 0x0D
@@ -183,7 +183,7 @@ class Decoder:
                 data = data[1:]
                 if not data:
                     return []
-        if b"\n" not in data:  # the unfinished line grows
+        if 0x0A not in data:  # the unfinished line grows
             self._partial.append(data)
             self._line += len(data)
             if self._line >= self._recheck_at:
@@ -381,7 +381,7 @@ class Decoder:
         if field == b"event":
             self._event_type = value
         elif field == b"id":
-            if b"\0" not in value:
+            if 0 not in value:
                 self._id_buffer = value.decode("utf-8", "replace")
         elif field == b"retry":
             if value.isdigit():  # ASCII digits only, for bytes
