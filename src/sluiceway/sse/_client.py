@@ -45,6 +45,8 @@ __all__ = ["EventStream", "Reconnect", "connect"]
 #: a 16 KiB slice ~180; smaller slices cost more calls than they save).
 _SLICE = 16384
 _SMALL_EVENT = 256
+#: Most bytes of chunks without a line end held before they are fed.
+_HOLD = 65536
 #: Body bytes kept for the message of an SSEResponseError.
 _BODY_START = 4096
 #: Longest reconnect wait taken from a server's retry (ms): 31,700 years, and a float.
@@ -176,10 +178,22 @@ class _Source(Node):
                         feed = decoder.feed
                         small_events = False
                         slices: list[bytes] | None
+                        # Chunks with no line end can finish no event: they are held
+                        # (up to _HOLD bytes) and fed with the next chunk that has one,
+                        # which saves a call per small chunk inside a long line.
+                        held: list[bytes] = []
+                        held_size = 0
                         try:
-                            # Per chunk, in the common case: one step of the body,
-                            # one call and two tests.
                             async for chunk in chunks:
+                                if 0x0A not in chunk and 0x0D not in chunk and held_size < _HOLD:
+                                    held.append(chunk)
+                                    held_size += len(chunk)
+                                    continue
+                                if held:
+                                    held.append(chunk)
+                                    chunk = b"".join(held)
+                                    held.clear()
+                                    held_size = 0
                                 if small_events and len(chunk) > _SLICE:
                                     slices = [
                                         chunk[start : start + _SLICE]
@@ -203,9 +217,15 @@ class _Source(Node):
                                     if not slices:
                                         break
                                     chunk = slices.pop()
-                        except httpx.TransportError as exc:
-                            _name_request(exc, response.request)
+                        except (httpx.TransportError, TimeoutError) as exc:
+                            if held:  # the decoder sees every byte: its limits hold as before
+                                feed(b"".join(held))
+                            if isinstance(exc, httpx.TransportError):
+                                _name_request(exc, response.request)
                             raise
+                        else:
+                            if held:
+                                feed(b"".join(held))
                         finally:
                             await chunks.aclose()  # type: ignore[attr-defined]  # httpx's
                     finally:

@@ -175,51 +175,49 @@ class Decoder:
                 self._check_unfinished()
             return []
         events: list[Event] = []
-        if len(data) <= _BULK:
-            lines = data.split(b"\n")
-            if len(lines) == 2 and self._block + self._line + len(data) <= self._within_limits:
-                # One line ends (the common small chunk inside a block), far
-                # from the limits: read in place.
-                line, rest = lines
-                partial = self._partial
-                if partial:
-                    partial.append(line)
-                    line = b"".join(partial)
-                    partial.clear()
-                if not line:
-                    self._read([line], events, checked=False)  # a blank line: dispatch
-                else:
-                    if line.startswith(b"data: "):
-                        self._data.append(line[6:])
-                    elif line.startswith(b"data:"):
-                        self._data.append(line[5:])
-                    elif line[0] != 0x3A:  # not a comment (":")
-                        self._field(line)
-                    self._block += _chars(line) + 1
-                self._line = len(rest)
-                self._recheck_at = self._within_limits - self._block + 1
-                if rest:
-                    partial.append(rest)
-                    if self._line >= self._recheck_at:
-                        self._check_unfinished()
-                return events
+        if len(data) > _BULK:
+            first = data.find(b"\n\n")
+            if first >= 0:
+                last = data.rfind(b"\n\n")
+                if first + _BULK < last <= first + self._within_limits and _one_line_data_block(
+                    data, first + 2
+                ):
+                    # The blocks between the first and the last blank line are
+                    # complete: decode and cut them at C speed; the bytes around
+                    # them are read line by line with what is pending.
+                    self._lines(data[: first + 2].split(b"\n"), first + 2, events)
+                    self._data_blocks(data[first:last].decode("utf-8", "replace"), events)
+                    rest = data[last + 2 :]
+                    self._lines(rest.split(b"\n"), len(rest), events)
+                    return events
+        lines = data.split(b"\n")
+        if len(lines) != 2 or self._block + self._line + len(data) > self._within_limits:
             self._lines(lines, len(data), events)
             return events
-        first = data.find(b"\n\n")
-        if first >= 0:
-            last = data.rfind(b"\n\n")
-            if first + _BULK < last <= first + self._within_limits and _one_line_data_block(
-                data, first + 2
-            ):
-                # The blocks between the first and the last blank line are
-                # complete: decode and cut them at C speed; the bytes around
-                # them are read line by line with what is pending.
-                self._lines(data[: first + 2].split(b"\n"), first + 2, events)
-                self._data_blocks(data[first:last].decode("utf-8", "replace"), events)
-                rest = data[last + 2 :]
-                self._lines(rest.split(b"\n"), len(rest), events)
-                return events
-        self._lines(data.split(b"\n"), len(data), events)
+        # One line ends (the common small chunk inside a block), far from the
+        # limits: read in place.
+        line, rest = lines
+        partial = self._partial
+        if partial:
+            partial.append(line)
+            line = b"".join(partial)
+            partial.clear()
+        if not line:
+            self._read([line], events, checked=False)  # a blank line: dispatch
+        else:
+            if line.startswith(b"data: "):
+                self._data.append(line[6:])
+            elif line.startswith(b"data:"):
+                self._data.append(line[5:])
+            elif line[0] != 0x3A:  # not a comment (":")
+                self._field(line)
+            self._block += _chars(line) + 1
+        self._line = len(rest)
+        self._recheck_at = self._within_limits - self._block + 1
+        if rest:
+            partial.append(rest)
+            if self._line >= self._recheck_at:
+                self._check_unfinished()
         return events
 
     def _regular(self, data: bytes) -> bytes:
