@@ -132,6 +132,26 @@ def make_app(log: Log) -> Starlette:
             body(), media_type="text/event-stream", headers={"content-encoding": "gzip"}
         )
 
+    async def long_line(request: Request) -> Response:
+        """One event, then a data line of `size` bytes in 10-byte chunks with no line end.
+
+        The body then ends, or (with `drop=1`) the connection is dropped.
+        """
+        start_after(request)
+        size = int(request.query_params.get("size", "150"))
+        dropped = request.query_params.get("drop") == "1"
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"id: 1\ndata: first\n\n"
+            line = b"data: " + b"x" * (size - 6)
+            for start in range(0, len(line), 10):
+                yield line[start : start + 10]
+            if dropped:
+                log.drops += 1
+                raise ConnectionAbortedError("dropped on purpose")
+
+        return Streaming(body(), media_type="text/event-stream")
+
     async def seen(request: Request) -> Response:
         return JSONResponse({"last_event_ids": log.last_event_ids, "drops": log.drops})
 
@@ -146,6 +166,7 @@ def make_app(log: Log) -> Starlette:
             Route("/idle", idle),
             Route("/gzip", gzipped),
             Route("/burst", burst),
+            Route("/long-line", long_line),
             Route("/seen", seen),
         ]
     )

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import sluiceway as sw
-from sluiceway.errors import SSEResponseError
+from sluiceway.errors import SSELimitError, SSEResponseError
 from sluiceway.sse import Event, Reconnect, connect
 
 if TYPE_CHECKING:
@@ -227,6 +227,34 @@ class TestRefusals:
             connect("http://x", idle_timeout=0)
         with pytest.raises(ValueError, match="max_reconnects"):
             connect("http://x", max_reconnects=-1)
+
+
+class TestLimits:
+    """A line over the limit, sent in small chunks with no line end, is refused however it ends."""
+
+    async def test_a_line_over_the_limit_at_the_end_of_the_body(self, sse_server: Server) -> None:
+        got: list[Event] = []
+        stream = connect(f"{sse_server.url}/long-line?size=150", max_line_size=100, reconnect=False)
+        with pytest.raises(SSELimitError, match="max_line_size"):
+            async with stream as events:
+                async for event in events:
+                    got.append(event)
+        assert [e.data for e in got] == ["first"]
+
+    async def test_a_line_over_the_limit_then_a_dropped_connection(
+        self, sse_server: Server
+    ) -> None:
+        stream = connect(
+            f"{sse_server.url}/long-line?size=150&drop=1", max_line_size=100, max_reconnects=0
+        )
+        with pytest.raises(SSELimitError, match="max_line_size"):
+            await stream.to_list()
+
+    async def test_a_line_within_the_limit_is_dropped_with_the_body(
+        self, sse_server: Server
+    ) -> None:
+        stream = connect(f"{sse_server.url}/long-line?size=100", max_line_size=100, reconnect=False)
+        assert [e.data for e in await stream.to_list()] == ["first"]
 
 
 class TestAsAStream:

@@ -45,6 +45,8 @@ __all__ = ["EventStream", "Reconnect", "connect"]
 #: a 16 KiB slice ~180; smaller slices cost more calls than they save).
 _SLICE = 16384
 _SMALL_EVENT = 256
+#: Most bytes of chunks without a line end held before they are fed.
+_HOLD = 65536
 #: Body bytes kept for the message of an SSEResponseError.
 _BODY_START = 4096
 #: Longest reconnect wait taken from a server's retry (ms): 31,700 years, and a float.
@@ -81,10 +83,10 @@ class _Source(Node):
         "_client",
         "_committed",
         "_cursor",
+        "_decoder",
         "_gen",
         "_options",
         "_own_client",
-        "reconnection_time",
     )
 
     def __init__(self, client: httpx.AsyncClient | None, options: dict[str, Any]) -> None:
@@ -100,13 +102,20 @@ class _Source(Node):
         self._batch: list[Event] = []
         self._cursor: Iterator[Event] = iter(self._batch)
         self._committed: str = options["last_event_id"] or ""
-        self.reconnection_time: int | None = None
+        # The decoder of the current (or last) connection: it keeps the
+        # server's retry, and the next one starts from it.
+        self._decoder: Decoder | None = None
 
     @property
     def last_event_id(self) -> str:
         """The id of the last event the consumer was given."""
         given = len(self._batch) - length_hint(self._cursor)
         return self._batch[given - 1].id if given else self._committed
+
+    @property
+    def reconnection_time(self) -> int | None:
+        """The server's last ``retry``, in milliseconds (None if it sent none)."""
+        return None if self._decoder is None else self._decoder.reconnection_time
 
     def open(self, scope: Scope | None) -> AsyncIterator[Event]:
         if self._client is None:
@@ -161,40 +170,62 @@ class _Source(Node):
                             max_event_size=opts["max_event_size"],
                             last_event_id=self.last_event_id,
                         )
+                        decoder.reconnection_time = self.reconnection_time
+                        self._decoder = decoder  # reconnection_time reads its retry
                         chunks = _body_chunks(response)
+                        if idle is not None:
+                            chunks = self._within(idle, chunks)
+                        feed = decoder.feed
                         small_events = False
+                        slices: list[bytes] | None
+                        # Chunks with no line end can finish no event: they are held
+                        # (up to _HOLD bytes) and fed with the next chunk that has one,
+                        # which saves a call per small chunk inside a long line.
+                        held: list[bytes] = []
+                        held_size = 0
                         try:
-                            while True:
-                                if idle is None:
-                                    chunk = await anext(chunks, None)
-                                else:
-                                    chunk = await self._within(idle, chunks)
-                                if chunk is None:
-                                    break
+                            async for chunk in chunks:
+                                if 0x0A not in chunk and 0x0D not in chunk and held_size < _HOLD:
+                                    held.append(chunk)
+                                    held_size += len(chunk)
+                                    continue
+                                if held:
+                                    held.append(chunk)
+                                    chunk = b"".join(held)
+                                    held.clear()
+                                    held_size = 0
                                 if small_events and len(chunk) > _SLICE:
-                                    pieces = [
+                                    slices = [
                                         chunk[start : start + _SLICE]
                                         for start in range(0, len(chunk), _SLICE)
                                     ]
+                                    slices.reverse()
+                                    chunk = slices.pop()
                                 else:
-                                    pieces = [chunk]
-                                for piece in pieces:
-                                    events = decoder.feed(piece)
-                                    if decoder.reconnection_time is not None:
-                                        self.reconnection_time = decoder.reconnection_time
-                                    if not events:
-                                        continue
-                                    small_events = len(events) * _SMALL_EVENT > len(piece)
-                                    delivered = True  # read only after the loop
-                                    self._batch = events
-                                    self._cursor = cursor = iter(events)
-                                    for event in cursor:
-                                        yield event
-                                    self._committed = events[-1].id
-                                    self._batch = []
-                        except httpx.TransportError as exc:
-                            _name_request(exc, response.request)
+                                    slices = None
+                                while True:
+                                    events = feed(chunk)
+                                    if events:
+                                        small_events = len(events) * _SMALL_EVENT > len(chunk)
+                                        delivered = True  # read only after the loop
+                                        self._batch = events
+                                        self._cursor = cursor = iter(events)
+                                        for event in cursor:
+                                            yield event
+                                        self._committed = events[-1].id
+                                        self._batch = []
+                                    if not slices:
+                                        break
+                                    chunk = slices.pop()
+                        except (httpx.TransportError, TimeoutError) as exc:
+                            if held:  # the decoder sees every byte: its limits hold as before
+                                feed(b"".join(held))
+                            if isinstance(exc, httpx.TransportError):
+                                _name_request(exc, response.request)
                             raise
+                        else:
+                            if held:
+                                feed(b"".join(held))
                         finally:
                             await chunks.aclose()  # type: ignore[attr-defined]  # httpx's
                     finally:
@@ -236,11 +267,20 @@ class _Source(Node):
             raise
         return response
 
-    async def _within(self, idle: float, chunks: AsyncIterator[bytes]) -> bytes | None:
-        """The next chunk, or TimeoutError after ``idle`` seconds without one."""
-        with anyio.move_on_after(idle):
-            return await anext(chunks, None)
-        raise TimeoutError(f"sse: no data from {self._options['url']} for {idle:g} s")
+    async def _within(self, idle: float, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The chunks, raising TimeoutError after ``idle`` seconds without one."""
+        try:
+            while True:
+                chunk: bytes | None = None
+                with anyio.move_on_after(idle) as waited:
+                    chunk = await anext(chunks, None)
+                if waited.cancelled_caught:
+                    raise TimeoutError(f"sse: no data from {self._options['url']} for {idle:g} s")
+                if chunk is None:
+                    return
+                yield chunk  # outside the cancel scope: the consumer's time is not counted
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]  # httpx's
 
     async def _check(self, response: httpx.Response) -> None:
         content_type = response.headers.get("content-type", "")
