@@ -32,6 +32,7 @@ __all__ = [
     "BATCH_SIZE",
     "AsyncSource",
     "BatchSource",
+    "GeneratorNode",
     "Node",
     "OverStreams",
     "SyncItems",
@@ -81,6 +82,34 @@ class Node:
 
     def describe(self) -> str:
         raise NotImplementedError
+
+
+class GeneratorNode(Node):
+    """A node whose items come from one async generator of its own, made by ``_run()``.
+
+    The generator goes to the consumer as it is (one hop less), and closing the
+    node closes it; a subclass that owns more extends ``_release``.
+    """
+
+    __slots__ = ("_gen",)
+
+    hands_out_own = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._gen: AsyncIterator[Any] | None = None
+
+    def _run(self, scope: Scope | None) -> AsyncIterator[Any]:
+        """The generator to hand out (called once, by ``open``)."""
+        raise NotImplementedError
+
+    def open(self, scope: Scope | None) -> AsyncIterator[Any]:
+        self._gen = self._run(scope)
+        return self._gen
+
+    async def _release(self) -> None:
+        if self._gen is not None:
+            await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
 
 
 async def _aclose_owned(obj: object) -> None:

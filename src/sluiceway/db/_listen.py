@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._callables import check_count
 from .._core._lifecycle import close_within
-from .._core._nodes import Node
+from .._core._nodes import GeneratorNode
 from .._core._stream import Stream
 from ..errors import ListenDisconnectedError, ListenOverflowError
 from ._drivers import driver_of, require_asyncio
@@ -48,12 +48,10 @@ class Notification:
     pid: int
 
 
-class _Listen(Node):
+class _Listen(GeneratorNode):
     """The node of a listen() stream: LISTEN when opened, UNLISTEN when closed."""
 
-    __slots__ = ("_buffer", "_channel", "_conn", "_driver", "_gen")
-
-    hands_out_own = True  # one generator from the driver to the consumer
+    __slots__ = ("_buffer", "_channel", "_conn", "_driver")
 
     def __init__(self, driver: str, conn: Any, channel: str, buffer: int) -> None:
         super().__init__()
@@ -61,15 +59,9 @@ class _Listen(Node):
         self._conn = conn
         self._channel = channel
         self._buffer = buffer
-        self._gen: AsyncIterator[Notification] | None = None
 
-    def open(self, scope: Scope | None) -> AsyncIterator[Notification]:
-        self._gen = self._asyncpg() if self._driver == "asyncpg" else self._psycopg()
-        return self._gen
-
-    async def _release(self) -> None:
-        if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+    def _run(self, scope: Scope | None) -> AsyncIterator[Notification]:
+        return self._asyncpg() if self._driver == "asyncpg" else self._psycopg()
 
     def describe(self) -> str:
         return f"db.listen({self._driver}, {self._channel!r})"

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core._callables import is_async_callable
-from .._core._nodes import Node
+from .._core._nodes import GeneratorNode
 from .._core._stream import Stream
 from ..errors import HistoryLost
 
@@ -46,11 +46,10 @@ __all__ = ["HISTORY_LOST", "MongoChangeStream", "mongo_changes"]
 HISTORY_LOST = 286
 
 
-class _Source(Node):
+class _Source(GeneratorNode):
     """The watch loop, as the node of a MongoChangeStream."""
 
-    hands_out_own = True
-    __slots__ = ("_gen", "_kwargs", "_outstanding", "_save", "_watchable", "clean_exit", "token")
+    __slots__ = ("_kwargs", "_outstanding", "_save", "_watchable", "clean_exit", "token")
 
     def __init__(
         self,
@@ -62,7 +61,6 @@ class _Source(Node):
         self._watchable = watchable
         self._kwargs = kwargs
         self._save = save
-        self._gen: AsyncIterator[Mapping[str, Any]] | None = None
         self._outstanding: Mapping[str, Any] | None = None
         self.token: Mapping[str, Any] | None = kwargs.get("resume_after") or kwargs.get(
             "start_after"
@@ -72,13 +70,8 @@ class _Source(Node):
     def describe(self) -> str:
         return f"mongo_changes({self._watchable!r})"
 
-    def open(self, scope: Scope | None) -> AsyncIterator[Mapping[str, Any]]:
-        self._gen = self._changes()
-        return self._gen
-
-    async def _release(self) -> None:
-        if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+    def _run(self, scope: Scope | None) -> AsyncIterator[Mapping[str, Any]]:
+        return self._changes()
 
     async def _commit(self, token: Mapping[str, Any] | None) -> None:
         """The consumer is done up to ``token``: keep it, and hand it to ``save``."""

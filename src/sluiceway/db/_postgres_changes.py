@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from .._core._callables import check_count, check_seconds
-from .._core._nodes import Node
+from .._core._nodes import GeneratorNode
 from .._core._stream import Stream
 from ..errors import ChangeStreamError, HistoryLost
 
@@ -330,14 +330,12 @@ FROM pg_replication_slots WHERE slot_name = $1
 """
 
 
-class _Source(Node):
+class _Source(GeneratorNode):
     """The read-wait-acknowledge loop, as the node of a ChangeStream."""
 
-    hands_out_own = True
     __slots__ = (
         "_advanced_at",
         "_confirmed",
-        "_gen",
         "_ledger",
         "_opts",
         "_own_conn",
@@ -353,7 +351,6 @@ class _Source(Node):
         self._target = target
         self._opts = options
         self._own_conn = isinstance(target, str)
-        self._gen: AsyncIterator[Change] | None = None
         self._ledger: Ledger | None = None
         self._wake = anyio.Event()
         self._advanced_at = 0.0
@@ -371,13 +368,8 @@ class _Source(Node):
     def describe(self) -> str:
         return f"postgres_changes(slot={self._opts['slot']!r})"
 
-    def open(self, scope: Scope | None) -> AsyncIterator[Change]:
-        self._gen = self._changes()
-        return self._gen
-
-    async def _release(self) -> None:
-        if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+    def _run(self, scope: Scope | None) -> AsyncIterator[Change]:
+        return self._changes()
 
     # -- acknowledging ---------------------------------------------------
 

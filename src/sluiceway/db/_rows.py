@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._core._callables import check_count
 from .._core._lifecycle import close_within
-from .._core._nodes import Node
+from .._core._nodes import GeneratorNode
 from .._core._stream import Stream
 from ._drivers import Driver, driver_of, require_asyncio
 
@@ -50,10 +50,10 @@ def _shown(query: str) -> str:
     return repr(one_line)
 
 
-class _Rows(Node):
+class _Rows(GeneratorNode):
     """The node of a RowStream: one driver generator, opened once."""
 
-    __slots__ = ("_batch_size", "_conn", "_driver", "_gen", "_params", "_query", "columns")
+    __slots__ = ("_batch_size", "_conn", "_driver", "_params", "_query", "columns")
 
     batched = True
 
@@ -66,22 +66,16 @@ class _Rows(Node):
         self._query = query
         self._params = params
         self._batch_size = batch_size
-        self._gen: AsyncIterator[Sequence[Any]] | None = None
         self.columns: tuple[str, ...] | None = None
 
-    def open(self, scope: Scope | None) -> AsyncIterator[Sequence[Any]]:
+    def _run(self, scope: Scope | None) -> AsyncIterator[Sequence[Any]]:
         run = {
             "aiosqlite": self._aiosqlite,
             "asyncpg": self._asyncpg,
             "asyncpg-pool": self._asyncpg,
             "psycopg": self._psycopg,
         }[self._driver]
-        self._gen = run()
-        return self._gen
-
-    async def _release(self) -> None:
-        if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+        return run()
 
     def describe(self) -> str:
         return f"db.rows({self._driver}, {_shown(self._query)})"

@@ -21,7 +21,7 @@ import anyio
 
 from .._core._callables import check_count
 from .._core._lifecycle import Once
-from .._core._nodes import Node, OverStreams
+from .._core._nodes import GeneratorNode, OverStreams
 from .._core._stream import Stream
 from ..errors import (
     BadPageError,
@@ -552,29 +552,25 @@ class _Slot:
         self.error: Exception | None = None
 
 
-class _PageSource(Node):
+class _PageSource(GeneratorNode):
     """The fetch loop, as the node of the page stream."""
 
-    hands_out_own = True
-    __slots__ = ("_fetcher", "_gen")
+    __slots__ = ("_fetcher",)
 
     def __init__(self, fetcher: _Fetcher) -> None:
         super().__init__()
         self._fetcher = fetcher
-        self._gen: AsyncIterator[Page] | None = None
 
     @property
     def needs_scope(self) -> bool:  # type: ignore[override]  # fan-out runs tasks
         return self._fetcher.opts.concurrency > 1
 
-    def open(self, scope: Scope | None) -> AsyncIterator[Page]:
-        self._gen = self._fetcher.pages(scope)
-        return self._gen
+    def _run(self, scope: Scope | None) -> AsyncIterator[Page]:
+        return self._fetcher.pages(scope)
 
     async def _release(self) -> None:
         try:
-            if self._gen is not None:
-                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+            await super()._release()
         finally:
             await self._fetcher.close()
 

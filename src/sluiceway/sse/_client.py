@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._callables import check_count, check_seconds
-from .._core._nodes import Node
+from .._core._nodes import GeneratorNode
 from .._core._stream import Stream
 from ..errors import SSEResponseError
 from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
@@ -74,17 +74,15 @@ class Reconnect:
         )
 
 
-class _Source(Node):
+class _Source(GeneratorNode):
     """The connection loop, as the node of an EventStream."""
 
-    hands_out_own = True  # its generator goes to the consumer as it is: one hop less
     __slots__ = (
         "_batch",
         "_client",
         "_committed",
         "_cursor",
         "_decoder",
-        "_gen",
         "_options",
         "_own_client",
     )
@@ -94,7 +92,6 @@ class _Source(Node):
         self._client = client
         self._own_client = client is None
         self._options = options
-        self._gen: AsyncIterator[Event] | None = None
         # The events of the chunk being handed out, and the iterator over them:
         # how far it got tells which event the consumer has last, without a
         # store per event. _committed is the id of the last event of the
@@ -117,18 +114,16 @@ class _Source(Node):
         """The server's last ``retry``, in milliseconds (None if it sent none)."""
         return None if self._decoder is None else self._decoder.reconnection_time
 
-    def open(self, scope: Scope | None) -> AsyncIterator[Event]:
+    def _run(self, scope: Scope | None) -> AsyncIterator[Event]:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(10.0, read=None), follow_redirects=True
             )
-        self._gen = self._events(self._client)
-        return self._gen
+        return self._events(self._client)
 
     async def _release(self) -> None:
         try:
-            if self._gen is not None:
-                await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+            await super()._release()
         finally:
             if self._own_client and self._client is not None:
                 await self._client.aclose()
