@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import uvicorn
 
@@ -47,6 +47,13 @@ class LoopbackServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError(f"the test server on port {self.port} did not start")
             time.sleep(0.01)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         """Stop at once, dropping open connections (a crash, as clients see it)."""

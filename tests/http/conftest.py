@@ -259,12 +259,8 @@ class Server(LoopbackServer):
 
 @pytest.fixture(scope="session")
 def api() -> Iterator[Server]:
-    server = Server()
-    server.start()
-    try:
+    with Server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

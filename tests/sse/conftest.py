@@ -185,20 +185,12 @@ class Server(LoopbackServer):
 
 @pytest.fixture(scope="session")
 def sse_server() -> Iterator[Server]:
-    server = Server()
-    server.start()
-    try:
+    with Server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def fresh_server() -> Iterator[Server]:
     """A server of the test's own, which the test may stop and start."""
-    server = Server()
-    server.start()
-    try:
+    with Server() as server:
         yield server
-    finally:
-        server.stop()
