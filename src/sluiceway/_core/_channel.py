@@ -107,6 +107,7 @@ class Channel:
         "_room",
         "_taken",
         "closed",
+        "stopped",
     )
 
     def __init__(self, buffer: int, producers: int) -> None:
@@ -122,6 +123,8 @@ class Channel:
         self._delivered = False
         self._interrupted = False
         self.closed = False
+        #: Closed or failed: producers put nothing more.
+        self.stopped = False
 
     def _wake_consumer(self) -> None:
         consumer = self._consumer
@@ -142,7 +145,7 @@ class Channel:
         return self._taken + self._buffer >= self._put
 
     async def wait_room(self) -> bool:
-        """Wait until the item just put is within the buffer; False if the consumer left."""
+        """Wait until the item just put is within the buffer; False once closed or failed."""
         mine = self._put
         while self._taken + self._buffer < mine and self._is_open():
             await self._room.wait()
@@ -150,7 +153,7 @@ class Channel:
 
     def _is_open(self) -> bool:
         # A method, not the attribute: it changes while a producer is parked.
-        return not self.closed
+        return not self.stopped
 
     def producer_done(self, *, interrupted: bool = False) -> None:
         """A producer finished; ``interrupted``: cancelled from outside, not at its end."""
@@ -160,7 +163,12 @@ class Channel:
             self._wake_consumer()
 
     def fail(self, exc: BaseException) -> None:
-        """Deliver ``exc`` after the items already put; later failures become notes."""
+        """Deliver ``exc`` after the items already put; later failures become notes.
+
+        Producers put nothing more: a waiting one is released (``wait_room()`` returns False).
+        """
+        self.stopped = True
+        self._room.open()
         if self._failure is None:
             self._failure = exc
         elif exc is not self._failure:
@@ -206,7 +214,7 @@ class Channel:
 
     def close(self) -> None:
         """The consumer is gone: release every waiting producer."""
-        self.closed = True
+        self.closed = self.stopped = True
         self._room.open()
 
     async def receive(self) -> AsyncIterator[Any]:

@@ -24,7 +24,15 @@ from ._callables import check_seconds
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 
-__all__ = ["DEFAULT_GRACE", "Once", "close_within", "current_grace", "drive", "grace_period"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "Once",
+    "close_from_below",
+    "close_within",
+    "current_grace",
+    "drive",
+    "grace_period",
+]
 
 T = TypeVar("T")
 
@@ -32,6 +40,9 @@ T = TypeVar("T")
 DEFAULT_GRACE = 5.0
 
 _grace: ContextVar[float] = ContextVar("sluiceway_grace", default=DEFAULT_GRACE)
+#: Set while a close runs under a scope of its task's own beneath the source
+#: (close_from_below): close_within then adds no scope of its own above it.
+_guarded: ContextVar[bool] = ContextVar("sluiceway_close_guarded", default=False)
 
 
 def current_grace() -> float:
@@ -130,11 +141,50 @@ async def close_within(
     """
     grace = current_grace() if grace is None else grace
     give_up = time.monotonic() + grace
+    if _guarded.get():
+        # The scope beneath already shields this close and ends it after the
+        # grace period (close_from_below); a scope entered here would sit
+        # above any cancel scope the source holds across its yield, which
+        # the source could then not leave.
+        abandoned, _ = await drive(close(), lambda: give_up)
+        if abandoned:
+            warn_abandoned(what, grace)
+        return
     abandoned = False
     with anyio.move_on_after(grace, shield=True) as scope:
         abandoned, _ = await drive(close(), lambda: give_up)
     if abandoned or scope.cancelled_caught:
         warn_abandoned(what, grace)
+
+
+async def close_from_below(
+    scope: anyio.CancelScope, close: Callable[[], Awaitable[object]], what: object
+) -> None:
+    """Await ``close()`` inside ``scope``: a scope of this task entered before the source ran.
+
+    A source may hold a cancel scope of its own across its ``yield`` (a
+    deadline on the whole read). Such a source can only be closed while its
+    scope is the task's innermost one, so nothing may be entered above it:
+    ``scope``, which lies beneath, is shielded from outside cancellation and
+    given the grace period instead, and :func:`close_within` adds no scope.
+    If ``scope`` was already cancelled (the source was stopped inside a pull,
+    so its frames unwound), the close is shielded as usual. A close that
+    overruns the grace period is cut short with a ``RuntimeWarning``.
+    """
+    if scope.cancel_called:
+        await close()
+        return
+    grace = current_grace()
+    scope.shield = True
+    scope.deadline = anyio.current_time() + grace
+    token = _guarded.set(True)
+    try:
+        await close()
+    except anyio.get_cancelled_exc_class():
+        # Shielded: only the grace period ends it. Nothing is awaited after this.
+        warn_abandoned(what, grace)
+    finally:
+        _guarded.reset(token)
 
 
 class Once(Generic[T]):

@@ -3,7 +3,10 @@
 One task per input stream pulls its items and puts them into a bounded
 :class:`Channel`; the consumer takes them at its own pace. Each task opens,
 iterates and closes its input itself (an async generator is closed in the
-task that ran it). The first failure is handed to the consumer after the
+task that ran it), and is cancelled only while it waits inside a pull:
+between pulls its input may hold a cancel scope across a ``yield``, which
+it can only leave uncancelled, with nothing entered above it (see
+:func:`close_from_below`). The first failure is handed to the consumer after the
 items put before it and cancels the other tasks; a failure that happens
 after the consumer left is kept in the scope and raised when it exits.
 """
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._channel import Channel
-from ._lifecycle import Once, current_grace, drive, warn_abandoned
+from ._lifecycle import close_from_below, current_grace, drive, warn_abandoned
 from ._nodes import Node
 from ._scope import raise_first
 
@@ -38,6 +41,7 @@ class Pumps(Node):
         "_channel",
         "_give_up",
         "_grace",
+        "_in_pull",
         "_parts",
         "_receiver",
         "_scope",
@@ -51,6 +55,7 @@ class Pumps(Node):
         self._parts = parts
         self._buffer = buffer
         self._started = [False] * len(parts)
+        self._in_pull = [False] * len(parts)  # a task waits inside its input's pull
         self._cancels: list[anyio.CancelScope] = []  # made in open(): needs a running loop
         self._channel: Channel | None = None
         self._receiver: AsyncIterator[Any] | None = None
@@ -81,11 +86,15 @@ class Pumps(Node):
             self._scope.undelivered.append(exc)
 
     def _stop_tasks(self) -> None:
-        """Cancel every task; one still running after the grace period is abandoned."""
+        """Stop every task: cancel those inside a pull (the others stop at the channel).
+
+        One still running after the grace period is abandoned.
+        """
         if self._give_up is None:
             self._give_up = time.monotonic() + self._grace
-        for cancel in self._cancels:
-            cancel.cancel()
+        for index, cancel in enumerate(self._cancels):
+            if self._in_pull[index]:
+                cancel.cancel()
 
     async def _pump(self, index: int) -> None:
         if self._closed:
@@ -96,32 +105,45 @@ class Pumps(Node):
         assert channel is not None
         cancel = self._cancels[index]
         interrupted = abandoned = False
-        with cancel:
-            try:
-                abandoned, _ = await drive(self._drain(part, channel), lambda: self._give_up)
-            except anyio.get_cancelled_exc_class():
-                interrupted = not cancel.cancel_called  # cancelled from outside the stream
-                raise
-            except Exception as exc:
-                self._report(exc)
-                self._stop_tasks()
-            finally:
-                if abandoned:
-                    self._warn_abandoned(part)
-                else:
-                    try:
-                        await part.aclose()  # shielded inside, at the source
-                    except Exception as exc:
-                        self._report(exc)
-                channel.producer_done(interrupted=interrupted)
+        try:
+            with cancel:
+                try:
+                    abandoned, _ = await drive(
+                        self._drain(index, part, channel), lambda: self._give_up
+                    )
+                except anyio.get_cancelled_exc_class():
+                    interrupted = not cancel.cancel_called  # cancelled from outside the stream
+                    raise
+                except Exception as exc:
+                    self._report(exc)
+                    self._stop_tasks()
+                finally:
+                    if abandoned:
+                        self._warn_abandoned(part)
+                    else:
+                        try:
+                            await close_from_below(cancel, part.aclose, part)
+                        except Exception as exc:
+                            self._report(exc)
+        finally:
+            channel.producer_done(interrupted=interrupted)
 
-    async def _drain(self, part: Stream[Any], channel: Channel) -> None:
+    async def _drain(self, index: int, part: Stream[Any], channel: Channel) -> None:
         put_nowait = channel.put_nowait
-        async for item in Once(part._engine(False, self._scope, raw=True)):  # pyright: ignore[reportPrivateUsage]
-            if channel.closed:
-                break
+        pull = part._engine(False, self._scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
+        in_pull = self._in_pull
+        while True:
+            in_pull[index] = True
+            try:
+                item = await pull()
+            except StopAsyncIteration:
+                return
+            # Left set after a failure or a cancellation: the input has unwound.
+            in_pull[index] = False
+            if channel.stopped:
+                return
             if not put_nowait(item) and not await channel.wait_room():
-                break
+                return
 
     def _warn_abandoned(self, what: object) -> None:
         try:
