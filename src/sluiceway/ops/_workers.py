@@ -1,12 +1,18 @@
 """map(fn, concurrency=n): a pool of n long-lived workers, not a task per item.
 
-Workers take turns pulling the next item from upstream (one pull at a time,
-as an async iterator allows), call ``fn`` on it and hand the result over.
-At most ``n`` calls run at once, and at most ``n`` finished results wait for
-the consumer; in ordered mode they wait in a reorder buffer, so a slow call
-at the head does not stop the other workers (no head-of-line stall). A
-worker whose function never suspends keeps going until the buffer is full,
-so a trivial function costs about what a sequential loop costs.
+One reader task pulls the items from upstream and closes it, so a source
+runs from start to end in one task, with one context: a source that sets a
+context variable, or holds a cancel scope across a ``yield``, works as it
+does under a sequential ``map`` (an async generator is closed in the task
+that ran it). The reader puts the items in an inbox and the workers take
+them from there, call ``fn`` and hand the results over. Items read but not
+yet finished (in the inbox or in a call) are at most ``n``, so at most ``n``
+calls run at once, and at most ``n`` finished results wait for the
+consumer; in ordered mode they wait in a reorder buffer, so a slow call at
+the head does not stop the other workers (no head-of-line stall). A worker
+whose function never suspends keeps going until the inbox is empty or the
+results fill up, so a trivial function costs a few task switches per ``n``
+items, not per item.
 
 On a failure (of ``fn`` or of upstream) at position k, nothing is pulled any
 more and the calls after k are cancelled; in ordered mode the results before
@@ -16,6 +22,7 @@ already finished are delivered first.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -23,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._channel import Waiters, event_factory
-from .._core._lifecycle import current_grace, drive, warn_abandoned
+from .._core._lifecycle import close_from_below, current_grace, drive, warn_abandoned
 from .._core._nodes import Node
 
 if TYPE_CHECKING:
@@ -44,14 +51,17 @@ class Workers(Node):
         "_consumer",
         "_current",
         "_delivered",
-        "_exhausted",
         "_fail_at",
         "_failure",
+        "_finished",
         "_fn",
         "_give_up",
         "_grace",
+        "_in_pull",
+        "_inbox",
         "_interrupted",
         "_is_async",
+        "_limit",
         "_n",
         "_new_event",
         "_next_in",
@@ -60,13 +70,15 @@ class Workers(Node):
         "_out",
         "_pending",
         "_pull",
-        "_pull_turn",
-        "_pulling",
+        "_pulled",
+        "_read_done",
+        "_reader",
+        "_reader_room",
+        "_reader_started",
+        "_ready",
         "_receiver",
         "_room",
-        "_running",
         "_scope",
-        "_stop",
         "_upstream",
     )
     needs_scope = True
@@ -81,27 +93,34 @@ class Workers(Node):
         self._is_async = is_async
         self._n = n
         self._ordered = ordered
-        self._cancels: list[anyio.CancelScope] = []  # made in open(): needs a running loop
+        # Made in open(): cancel scopes need a running loop.
+        self._cancels: list[anyio.CancelScope] = []
+        self._reader: anyio.CancelScope | None = None
         self._current: list[int | None] = [None] * n
-        self._out: deque[Any] = deque()
-        self._pending: dict[int, Any] = {}
-        self._next_in = 0
+        self._inbox: deque[Any] = deque()  # read, not yet taken by a worker
+        self._out: deque[Any] = deque()  # finished, in the order they go out
+        self._pending: dict[int, Any] = {}  # ordered: finished ahead of their turn
+        self._pull: Callable[[], Any] | None = None
+        self._pulled = 0  # items read from upstream
+        self._finished = 0  # calls ended; _pulled - _finished are in the inbox or in a call
+        self._next_in = 0  # the position of the next item a worker takes
         self._next_out = 0
-        self._pulling = False
-        self._pull_turn = Waiters()
-        self._room = Waiters()
-        self._exhausted = False
-        self._stop = False  # end, failure or close: no worker starts another call
+        #: Calls start only at positions below this: lowered by a failure, -1 once closed.
+        self._limit = sys.maxsize
+        self._ready = Waiters()  # workers waiting for an item
+        self._room = Waiters()  # workers waiting for room among the results
+        self._reader_room = Waiters()  # the reader, waiting for a call to end
+        self._reader_started = False
+        self._in_pull = False  # the reader is inside a pull (the only time it is cancelled)
+        self._read_done = False  # upstream ended, failed or was left, and is closed
         self._failure: BaseException | None = None
         self._fail_at = 0
         self._delivered = False
         self._interrupted = False
         self._active = 0  # workers that may still deliver
-        self._running = 0  # workers inside their loop right now
         self._consumer: anyio.Event | None = None
         self._receiver: AsyncIterator[Any] | None = None
         self._scope: Scope | None = None
-        self._pull: Callable[[], Any] | None = None
         self._grace = current_grace()
         self._give_up: float | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
@@ -111,15 +130,15 @@ class Workers(Node):
         self._scope = scope
         # Both need the running backend: made here, not in __init__.
         self._new_event = event_factory()
+        self._reader = anyio.CancelScope()
         self._cancels = [anyio.CancelScope() for _ in range(self._n)]
-        self._pull = self._upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
         self._active = self._n
+        self._pull = self._upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
+        scope.spawn(self._read)
         for worker in range(self._n):
             scope.spawn(self._work, worker)
         self._receiver = self._receive()
         return self._receiver
-
-    # -- workers ---------------------------------------------------------
 
     def _wake_consumer(self) -> None:
         consumer = self._consumer
@@ -127,73 +146,114 @@ class Workers(Node):
             self._consumer = None
             consumer.set()
 
+    # -- the reader --------------------------------------------------------
+
+    async def _read(self) -> None:
+        if self._closed:
+            return  # the consumer left before this task ran; _release closes upstream
+        self._reader_started = True
+        cancel = self._reader
+        assert cancel is not None
+        abandoned = False
+        try:
+            with cancel:
+                try:
+                    abandoned, _ = await drive(self._feed(), lambda: self._give_up)
+                except anyio.get_cancelled_exc_class():
+                    # Cancelled from outside the stream: so is the consumer; see _receive.
+                    self._interrupted = self._interrupted or not cancel.cancel_called
+                    raise
+                finally:
+                    # In this task, inside its scope: see close_from_below.
+                    if abandoned:
+                        self._warn_abandoned(self._upstream)
+                    else:
+                        try:
+                            await close_from_below(cancel, self._upstream.aclose, self._upstream)
+                        except Exception as exc:
+                            self._fail(self._pulled, exc)
+        finally:
+            self._read_done = True
+            self._ready.wake_all()
+            self._wake_consumer()
+
+    async def _feed(self) -> None:
+        pull = self._pull
+        assert pull is not None
+        inbox, ready, reader_room, n = self._inbox, self._ready, self._reader_room, self._n
+        while True:
+            while self._pulled - self._finished >= n and self._limit >= 0 and self._failure is None:
+                await reader_room.park()
+            if self._limit < 0 or self._failure is not None:
+                return
+            self._in_pull = True
+            try:
+                item = await pull()
+            except StopAsyncIteration:
+                return
+            except Exception as exc:
+                self._fail(self._pulled, exc)
+                return
+            finally:
+                self._in_pull = False
+            inbox.append(item)
+            self._pulled += 1
+            if ready.parked and not ready.waking:
+                ready.wake_one()
+
+    def _stop_reading(self) -> None:
+        """Nothing more is read: a pull under way is cancelled, a waiting reader woken.
+
+        Only a pull is cancelled: between pulls the source may hold a cancel
+        scope across its yield, and its close must not run cancelled.
+        """
+        if self._in_pull and self._reader is not None:
+            self._start_give_up()
+            self._reader.cancel()
+        self._reader_room.wake_all()
+
+    # -- workers -----------------------------------------------------------
+
     async def _work(self, worker: int) -> None:
-        # A worker only leaves its loop once everything stops (end, failure,
-        # close), so the last one running may close upstream: the others will
-        # not pull any more.
-        self._running += 1
         cancel = self._cancels[worker]
         try:
             with cancel:
                 abandoned, _ = await drive(self._loop(worker), lambda: self._give_up)
                 if abandoned:
-                    self._warn_abandoned()
+                    self._warn_abandoned(f"map({self._fn!r}) over {self._upstream!r}")
         except anyio.get_cancelled_exc_class():
             # Cancelled from outside the stream: so is the consumer; see _receive.
             self._interrupted = self._interrupted or not cancel.cancel_called
             raise
         finally:
-            self._running -= 1
             self._active -= 1
-            if self._running == 0:
-                await self._close_upstream()
-            self._pull_turn.wake_all()
             self._room.wake_all()
             self._wake_consumer()
 
     async def _loop(self, worker: int) -> None:
         # The hot path of every concurrent map: locals, and no call per item
         # that the common case does not need.
-        fn, is_async, n, pull, ordered = (
-            self._fn,
-            self._is_async,
-            self._n,
-            self._pull,
-            self._ordered,
-        )
-        out, pending, current = self._out, self._pending, self._current
-        room, pull_turn = self._room, self._pull_turn
-        assert pull is not None
+        fn, is_async, n, ordered = self._fn, self._is_async, self._n, self._ordered
+        inbox, out, pending, current = self._inbox, self._out, self._pending, self._current
+        room, ready, reader_room = self._room, self._ready, self._reader_room
         while True:
-            if len(out) + len(pending) >= n or self._pulling:
-                while len(out) + len(pending) >= n and not self._stop:
+            if not inbox or len(out) + len(pending) >= n:
+                while len(out) + len(pending) >= n and self._limit >= 0:
                     await room.park()
-                while self._pulling and not self._stop:
-                    await pull_turn.park()
-            if self._stop:
-                return
-            self._pulling = True
+                if not inbox:
+                    if self._read_done or self._limit < 0:
+                        return
+                    await ready.park()
+                    continue
             index = self._next_in
-            try:
-                item = await pull()
-            except StopAsyncIteration:
-                self._pulling = False
-                self._exhausted = self._stop = True
+            if index >= self._limit:
                 return
-            except BaseException as exc:
-                self._pulling = False
-                if isinstance(exc, Exception):
-                    self._fail(index, exc)
-                    return
-                raise
-            self._pulling = False
-            if pull_turn.parked:
-                pull_turn.wake_one()
+            item = inbox.popleft()
             self._next_in = index + 1
             current[worker] = index
-            # Another parked worker may start a call while this one's runs.
-            if room.parked and not room.waking and len(out) + len(pending) < n:
-                room.wake_one()
+            # Another worker may start a call while this one's runs.
+            if inbox and ready.parked and not ready.waking:
+                ready.wake_one()
             try:
                 result = await fn(item) if is_async else fn(item)
             except Exception as exc:
@@ -201,6 +261,9 @@ class Workers(Node):
                 self._fail(index, exc)
                 return
             current[worker] = None
+            self._finished += 1
+            if reader_room.parked and not reader_room.waking:
+                reader_room.wake_one()
             if not ordered or index == self._next_out:
                 out.append(result)
                 if ordered:
@@ -220,6 +283,7 @@ class Workers(Node):
             self._next_out += 1
 
     def _fail(self, index: int, exc: BaseException) -> None:
+        """A failure at position ``index`` (of ``fn``, of upstream, or of closing it)."""
         if self._closed:
             # The consumer is gone: the failure is raised when its scope ends.
             if self._scope is not None:
@@ -228,24 +292,20 @@ class Workers(Node):
         first = self._failure
         if first is None or (self._ordered and index < self._fail_at):
             self._failure, self._fail_at = exc, index
-            self._stop = True
             if first is not None:
                 exc.add_note(f"sluiceway: a failure at a later position: {first!r}")
         else:
             first.add_note(f"sluiceway: a later failure: {exc!r}")
+        # Ordered: the items before the failure still go through; unordered: nothing more.
+        self._limit = min(self._limit, self._fail_at) if self._ordered else -1
+        self._stop_reading()
         # Cancel the calls after the failing position (unordered: all others).
         for worker, current in enumerate(self._current):
             if current is not None and (not self._ordered or current > index):
                 self._cancel(worker)
         self._room.wake_all()
-        self._pull_turn.wake_all()
+        self._ready.wake_all()
         self._wake_consumer()
-
-    async def _close_upstream(self) -> None:
-        try:
-            await self._upstream.aclose()
-        except Exception as exc:
-            self._fail(self._next_in, exc)
 
     # -- consumer ----------------------------------------------------------
 
@@ -275,32 +335,36 @@ class Workers(Node):
             event = self._consumer = self._new_event()
             await event.wait()
 
-    def _cancel(self, worker: int) -> None:
-        """Cancel a worker; one still running after the grace period is abandoned."""
+    def _start_give_up(self) -> None:
         if self._give_up is None:
             self._give_up = time.monotonic() + self._grace
+
+    def _cancel(self, worker: int) -> None:
+        """Cancel a worker; one still running after the grace period is abandoned."""
+        self._start_give_up()
         if self._cancels:
             self._cancels[worker].cancel()
 
-    def _warn_abandoned(self) -> None:
+    def _warn_abandoned(self, what: object) -> None:
         try:
-            warn_abandoned(f"map({self._fn!r}) over {self._upstream!r}", self._grace)
+            warn_abandoned(what, self._grace)
         except Warning as exc:  # warnings turned into errors: raise it at the scope's exit
             if self._scope is not None:
                 self._scope.undelivered.append(exc)
 
     async def _release(self) -> None:
-        self._stop = True
+        self._limit = -1
+        self._stop_reading()
         for worker in range(self._n):
             self._cancel(worker)
         self._room.wake_all()
-        self._pull_turn.wake_all()
+        self._ready.wake_all()
         if self._failure is not None and not self._delivered and self._scope is not None:
             self._scope.undelivered.append(self._failure)
         if self._receiver is not None:
             await self._receiver.aclose()  # type: ignore[attr-defined]  # our own async generator
-        if self._running == 0:
-            await self._upstream.aclose()  # no worker left to do it (or none ever ran)
+        if not self._reader_started:
+            await self._upstream.aclose()  # the reader never ran: nothing of upstream started
 
     def describe(self) -> str:
         return f"{self._upstream!r} | map(concurrency={self._n})"
