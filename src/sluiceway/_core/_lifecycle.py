@@ -167,22 +167,24 @@ async def close_from_below(
     scope is the task's innermost one, so nothing may be entered above it:
     ``scope``, which lies beneath, is shielded from outside cancellation and
     given the grace period instead, and :func:`close_within` adds no scope.
-    If ``scope`` was already cancelled (the source was stopped inside a pull,
-    so its frames unwound), the close is shielded as usual. A close that
-    overruns the grace period is cut short with a ``RuntimeWarning``.
+    A close that overruns the grace period is cut short with a
+    ``RuntimeWarning``. If ``scope`` was already cancelled (the source was
+    stopped inside a pull), the close runs under that cancellation, as any
+    cancelled code does, and a source that will not stop is abandoned.
     """
-    if scope.cancel_called:
-        await close()
-        return
     grace = current_grace()
-    scope.shield = True
-    scope.deadline = anyio.current_time() + grace
     token = _guarded.set(True)
     try:
-        await close()
-    except anyio.get_cancelled_exc_class():
-        # Shielded: only the grace period ends it. Nothing is awaited after this.
-        warn_abandoned(what, grace)
+        if scope.cancel_called:
+            await close()
+            return
+        scope.shield = True
+        scope.deadline = anyio.current_time() + grace
+        try:
+            await close()
+        except anyio.get_cancelled_exc_class():
+            # Shielded: only the grace period ends it. Nothing is awaited after this.
+            warn_abandoned(what, grace)
     finally:
         _guarded.reset(token)
 

@@ -3,10 +3,11 @@
 One task per input stream pulls its items and puts them into a bounded
 :class:`Channel`; the consumer takes them at its own pace. Each task opens,
 iterates and closes its input itself (an async generator is closed in the
-task that ran it), and is cancelled only while it waits inside a pull:
-between pulls its input may hold a cancel scope across a ``yield``, which
-it can only leave uncancelled, with nothing entered above it (see
-:func:`close_from_below`). The first failure is handed to the consumer after the
+task that ran it). A task parked at the channel is stopped through it, not
+cancelled: its input may hold a cancel scope across its ``yield``, which it
+can only leave with nothing entered above it, and its ``finally`` then runs
+uncancelled (see :func:`close_from_below`); a task anywhere else is in its
+input's pull, and is cancelled there. The first failure is handed to the consumer after the
 items put before it and cancels the other tasks; a failure that happens
 after the consumer left is kept in the scope and raised when it exits.
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._channel import Channel
-from ._lifecycle import close_from_below, current_grace, drive, warn_abandoned
+from ._lifecycle import Once, close_from_below, current_grace, drive, warn_abandoned
 from ._nodes import Node
 from ._scope import raise_first
 
@@ -41,7 +42,7 @@ class Pumps(Node):
         "_channel",
         "_give_up",
         "_grace",
-        "_in_pull",
+        "_waiting",
         "_parts",
         "_receiver",
         "_scope",
@@ -55,7 +56,7 @@ class Pumps(Node):
         self._parts = parts
         self._buffer = buffer
         self._started = [False] * len(parts)
-        self._in_pull = [False] * len(parts)  # a task waits inside its input's pull
+        self._waiting = [False] * len(parts)  # a task is parked at the channel
         self._cancels: list[anyio.CancelScope] = []  # made in open(): needs a running loop
         self._channel: Channel | None = None
         self._receiver: AsyncIterator[Any] | None = None
@@ -86,14 +87,14 @@ class Pumps(Node):
             self._scope.undelivered.append(exc)
 
     def _stop_tasks(self) -> None:
-        """Stop every task: cancel those inside a pull (the others stop at the channel).
+        """Stop every task: cancel those in their input (the others stop at the channel).
 
         One still running after the grace period is abandoned.
         """
         if self._give_up is None:
             self._give_up = time.monotonic() + self._grace
         for index, cancel in enumerate(self._cancels):
-            if self._in_pull[index]:
+            if not self._waiting[index]:
                 cancel.cancel()
 
     async def _pump(self, index: int) -> None:
@@ -130,20 +131,17 @@ class Pumps(Node):
 
     async def _drain(self, index: int, part: Stream[Any], channel: Channel) -> None:
         put_nowait = channel.put_nowait
-        pull = part._engine(False, self._scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
-        in_pull = self._in_pull
-        while True:
-            in_pull[index] = True
-            try:
-                item = await pull()
-            except StopAsyncIteration:
-                return
-            # Left set after a failure or a cancellation: the input has unwound.
-            in_pull[index] = False
+        waiting = self._waiting
+        async for item in Once(part._engine(False, self._scope, raw=True)):  # pyright: ignore[reportPrivateUsage]
             if channel.stopped:
-                return
-            if not put_nowait(item) and not await channel.wait_room():
-                return
+                break
+            if not put_nowait(item):
+                # Parked at the channel, not in the input: stopped without a cancellation.
+                waiting[index] = True
+                room = await channel.wait_room()
+                waiting[index] = False
+                if not room:
+                    break
 
     def _warn_abandoned(self, what: object) -> None:
         try:

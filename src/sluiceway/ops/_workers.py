@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._channel import Waiters, event_factory
-from .._core._lifecycle import close_from_below, current_grace, drive, warn_abandoned
+from .._core._lifecycle import Once, close_from_below, current_grace, drive, warn_abandoned
 from .._core._nodes import Node
 
 if TYPE_CHECKING:
@@ -57,7 +57,6 @@ class Workers(Node):
         "_fn",
         "_give_up",
         "_grace",
-        "_in_pull",
         "_inbox",
         "_interrupted",
         "_is_async",
@@ -69,16 +68,17 @@ class Workers(Node):
         "_ordered",
         "_out",
         "_pending",
-        "_pull",
         "_pulled",
         "_read_done",
         "_reader",
+        "_reader_parked",
         "_reader_room",
         "_reader_started",
         "_ready",
         "_receiver",
         "_room",
         "_scope",
+        "_source",
         "_upstream",
     )
     needs_scope = True
@@ -100,7 +100,7 @@ class Workers(Node):
         self._inbox: deque[Any] = deque()  # read, not yet taken by a worker
         self._out: deque[Any] = deque()  # finished, in the order they go out
         self._pending: dict[int, Any] = {}  # ordered: finished ahead of their turn
-        self._pull: Callable[[], Any] | None = None
+        self._source: AsyncIterator[Any] | None = None
         self._pulled = 0  # items read from upstream
         self._finished = 0  # calls ended; _pulled - _finished are in the inbox or in a call
         self._next_in = 0  # the position of the next item a worker takes
@@ -111,7 +111,7 @@ class Workers(Node):
         self._room = Waiters()  # workers waiting for room among the results
         self._reader_room = Waiters()  # the reader, waiting for a call to end
         self._reader_started = False
-        self._in_pull = False  # the reader is inside a pull (the only time it is cancelled)
+        self._reader_parked = False  # the reader waits for room, not inside the source
         self._read_done = False  # upstream ended, failed or was left, and is closed
         self._failure: BaseException | None = None
         self._fail_at = 0
@@ -133,7 +133,7 @@ class Workers(Node):
         self._reader = anyio.CancelScope()
         self._cancels = [anyio.CancelScope() for _ in range(self._n)]
         self._active = self._n
-        self._pull = self._upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
+        self._source = self._upstream._engine(False, scope, raw=True)  # pyright: ignore[reportPrivateUsage]
         scope.spawn(self._read)
         for worker in range(self._n):
             scope.spawn(self._work, worker)
@@ -178,36 +178,42 @@ class Workers(Node):
             self._wake_consumer()
 
     async def _feed(self) -> None:
-        pull = self._pull
-        assert pull is not None
+        source = self._source
+        assert source is not None
         inbox, ready, reader_room, n = self._inbox, self._ready, self._reader_room, self._n
-        while True:
-            while self._pulled - self._finished >= n and self._limit >= 0 and self._failure is None:
-                await reader_room.park()
-            if self._limit < 0 or self._failure is not None:
-                return
-            self._in_pull = True
-            try:
-                item = await pull()
-            except StopAsyncIteration:
-                return
-            except Exception as exc:
-                self._fail(self._pulled, exc)
-                return
-            finally:
-                self._in_pull = False
-            inbox.append(item)
-            self._pulled += 1
-            if ready.parked and not ready.waking:
-                ready.wake_one()
+        ready_parked = ready.parked
+        pulled = 0
+        try:
+            async for item in Once(source):
+                inbox.append(item)
+                pulled += 1
+                if ready_parked and not ready.waking:
+                    ready.wake_one()
+                if pulled - self._finished >= n:
+                    # Parked here, not in the source: stopped by a wake, not a cancellation
+                    # (while it is anywhere else, it is cancelled: see _stop_reading).
+                    self._pulled = pulled
+                    self._reader_parked = True
+                    while (
+                        pulled - self._finished >= n and self._limit >= 0 and self._failure is None
+                    ):
+                        await reader_room.park()
+                    self._reader_parked = False
+                    if self._limit < 0 or self._failure is not None:
+                        return
+        except Exception as exc:
+            self._fail(pulled, exc)
+        finally:
+            self._pulled = pulled
 
     def _stop_reading(self) -> None:
-        """Nothing more is read: a pull under way is cancelled, a waiting reader woken.
+        """Nothing more is read: a reader parked for room is woken, one in the source cancelled.
 
-        Only a pull is cancelled: between pulls the source may hold a cancel
-        scope across its yield, and its close must not run cancelled.
+        A parked reader is not cancelled: the source, waiting at its yield,
+        may hold a cancel scope across it, and its close must not run
+        cancelled (see close_from_below).
         """
-        if self._in_pull and self._reader is not None:
+        if not self._reader_parked and self._reader is not None:
             self._start_give_up()
             self._reader.cancel()
         self._reader_room.wake_all()
@@ -236,6 +242,7 @@ class Workers(Node):
         fn, is_async, n, ordered = self._fn, self._is_async, self._n, self._ordered
         inbox, out, pending, current = self._inbox, self._out, self._pending, self._current
         room, ready, reader_room = self._room, self._ready, self._reader_room
+        ready_parked, reader_parked = ready.parked, reader_room.parked
         while True:
             if not inbox or len(out) + len(pending) >= n:
                 while len(out) + len(pending) >= n and self._limit >= 0:
@@ -252,7 +259,7 @@ class Workers(Node):
             self._next_in = index + 1
             current[worker] = index
             # Another worker may start a call while this one's runs.
-            if inbox and ready.parked and not ready.waking:
+            if inbox and ready_parked and not ready.waking:
                 ready.wake_one()
             try:
                 result = await fn(item) if is_async else fn(item)
@@ -262,7 +269,7 @@ class Workers(Node):
                 return
             current[worker] = None
             self._finished += 1
-            if reader_room.parked and not reader_room.waking:
+            if reader_parked and not reader_room.waking:
                 reader_room.wake_one()
             if not ordered or index == self._next_out:
                 out.append(result)
