@@ -4,15 +4,14 @@ One reader task pulls the items from upstream and closes it, so a source
 runs from start to end in one task, with one context: a source that sets a
 context variable, or holds a cancel scope across a ``yield``, works as it
 does under a sequential ``map`` (an async generator is closed in the task
-that ran it). The reader puts the items in an inbox and the workers take
-them from there, call ``fn`` and hand the results over. Items read but not
-yet finished (in the inbox or in a call) are at most ``n``, so at most ``n``
-calls run at once, and at most ``n`` finished results wait for the
-consumer; in ordered mode they wait in a reorder buffer, so a slow call at
-the head does not stop the other workers (no head-of-line stall). A worker
-whose function never suspends keeps going until the inbox is empty or the
-results fill up, so a trivial function costs a few task switches per ``n``
-items, not per item.
+that ran it). The reader keeps at most ``n`` items in an inbox, read ahead
+while the calls run; the workers take them from there, call ``fn`` and hand
+the results over. At most ``n`` calls run at once, and at most ``n``
+finished results wait for the consumer; in ordered mode they wait in a
+reorder buffer, so a slow call at the head does not stop the other workers
+(no head-of-line stall). A worker whose function never suspends keeps going
+until the inbox is empty or the results fill up, so a trivial function costs
+a few task switches per ``n`` items, not per item.
 
 On a failure (of ``fn`` or of upstream) at position k, nothing is pulled any
 more and the calls after k are cancelled; in ordered mode the results before
@@ -53,7 +52,6 @@ class Workers(Node):
         "_delivered",
         "_fail_at",
         "_failure",
-        "_finished",
         "_fn",
         "_give_up",
         "_grace",
@@ -68,7 +66,6 @@ class Workers(Node):
         "_ordered",
         "_out",
         "_pending",
-        "_pulled",
         "_read_done",
         "_reader",
         "_reader_parked",
@@ -101,8 +98,6 @@ class Workers(Node):
         self._out: deque[Any] = deque()  # finished, in the order they go out
         self._pending: dict[int, Any] = {}  # ordered: finished ahead of their turn
         self._source: AsyncIterator[Any] | None = None
-        self._pulled = 0  # items read from upstream
-        self._finished = 0  # calls ended; _pulled - _finished are in the inbox or in a call
         self._next_in = 0  # the position of the next item a worker takes
         self._next_out = 0
         #: Calls start only at positions below this: lowered by a failure, -1 once closed.
@@ -171,7 +166,7 @@ class Workers(Node):
                         try:
                             await close_from_below(cancel, self._upstream.aclose, self._upstream)
                         except Exception as exc:
-                            self._fail(self._pulled, exc)
+                            self._fail(self._read_count(), exc)
         finally:
             self._read_done = True
             self._ready.wake_all()
@@ -182,29 +177,26 @@ class Workers(Node):
         assert source is not None
         inbox, ready, reader_room, n = self._inbox, self._ready, self._reader_room, self._n
         ready_parked = ready.parked
-        pulled = 0
         try:
             async for item in Once(source):
                 inbox.append(item)
-                pulled += 1
                 if ready_parked and not ready.waking:
                     ready.wake_one()
-                if pulled - self._finished >= n:
+                if len(inbox) >= n:
                     # Parked here, not in the source: stopped by a wake, not a cancellation
                     # (while it is anywhere else, it is cancelled: see _stop_reading).
-                    self._pulled = pulled
                     self._reader_parked = True
-                    while (
-                        pulled - self._finished >= n and self._limit >= 0 and self._failure is None
-                    ):
+                    while len(inbox) >= n and self._limit >= 0 and self._failure is None:
                         await reader_room.park()
                     self._reader_parked = False
                     if self._limit < 0 or self._failure is not None:
                         return
         except Exception as exc:
-            self._fail(pulled, exc)
-        finally:
-            self._pulled = pulled
+            self._fail(self._read_count(), exc)
+
+    def _read_count(self) -> int:
+        """How many items were read: taken by a worker, or waiting in the inbox."""
+        return self._next_in + len(self._inbox)
 
     def _stop_reading(self) -> None:
         """Nothing more is read: a reader parked for room is woken, one in the source cancelled.
@@ -258,6 +250,8 @@ class Workers(Node):
             item = inbox.popleft()
             self._next_in = index + 1
             current[worker] = index
+            if reader_parked and not reader_room.waking:
+                reader_room.wake_one()  # room in the inbox: read on
             # Another worker may start a call while this one's runs.
             if inbox and ready_parked and not ready.waking:
                 ready.wake_one()
@@ -268,9 +262,6 @@ class Workers(Node):
                 self._fail(index, exc)
                 return
             current[worker] = None
-            self._finished += 1
-            if reader_parked and not reader_room.waking:
-                reader_room.wake_one()
             if not ordered or index == self._next_out:
                 out.append(result)
                 if ordered:
