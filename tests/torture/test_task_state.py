@@ -270,3 +270,69 @@ class TestTheReportedCase:
                 await sw.stream(source()).foreach(lambda x: got.append(x), concurrency=3)
         assert sorted(got) == [0, 1, 2, 3]
         assert events == ["mine"] * 4 + ["cleanup done"]
+
+
+#: Terminal operations that stop before the source's end, in the consumer's own task.
+EARLY_TERMINALS: dict[str, Callable[[Any], Awaitable[Any]]] = {
+    "first": lambda src: sw.stream(src).first(),
+    "take-to_list": lambda src: sw.stream(src).take(2).to_list(),
+    "take_while-count": lambda src: sw.stream(src).take_while(lambda x: x[1] < 3).count(),
+    "take-reduce": lambda src: sw.stream(src).take(3).map(lambda x: x[1]).reduce(max),
+}
+
+
+@kinds
+class TestTerminalOperations:
+    @pytest.mark.parametrize("terminal", sorted(EARLY_TERMINALS))
+    async def test_stopping_early_closes_the_source_to_its_end(
+        self, kind: str, terminal: str
+    ) -> None:
+        """A terminal operation that stops early closes the source in its task, finally done."""
+        holder = Holder(kind)
+        with anyio.fail_after(10):
+            result = await EARLY_TERMINALS[terminal](holder.source("a", count=1000))
+        assert result in (("a", 0), [("a", 0), ("a", 1)], 3, 2)
+        holder.check_clean("a")
+
+    async def test_a_slow_finally_is_awaited_and_the_scope_then_released(self, kind: str) -> None:
+        """The close is shielded under the operation's own scope, then the scope is as before."""
+        done: list[str] = []
+
+        async def source() -> AsyncIterator[int]:
+            with anyio.CancelScope():
+                try:
+                    for i in range(100):
+                        await anyio.lowlevel.checkpoint()
+                        yield i
+                finally:
+                    await anyio.sleep(0.02)  # an await in cleanup: needs the shield
+                    done.append("cleanup")
+
+        with anyio.fail_after(10):
+            assert await sw.stream(source()).take(2).to_list() == [0, 1]
+            # The operation's scope is gone: a later wait is not cut by its time limit.
+            await anyio.sleep(0.01)
+        assert done == ["cleanup"]
+
+    async def test_an_overrun_close_is_abandoned_with_a_warning(self, kind: str) -> None:
+        """A source that will not finish closing is abandoned after the grace period."""
+
+        async def stubborn() -> AsyncIterator[int]:
+            with anyio.CancelScope():
+                try:
+                    while True:
+                        await anyio.lowlevel.checkpoint()
+                        yield 1
+                finally:
+                    while True:
+                        try:
+                            await anyio.sleep(1)
+                        except anyio.get_cancelled_exc_class():
+                            pass
+
+        with (
+            anyio.fail_after(5),
+            pytest.warns(RuntimeWarning, match="did not finish closing"),
+            sw.grace_period(0.1),
+        ):
+            assert await sw.stream(stubborn()).first() == 1

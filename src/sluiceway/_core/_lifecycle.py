@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_GRACE",
     "Once",
-    "close_from_below",
+    "beneath_sources",
     "close_within",
     "current_grace",
     "drive",
@@ -40,9 +40,10 @@ T = TypeVar("T")
 DEFAULT_GRACE = 5.0
 
 _grace: ContextVar[float] = ContextVar("sluiceway_grace", default=DEFAULT_GRACE)
-#: Set while a close runs under a scope of its task's own beneath the source
-#: (close_from_below): close_within then adds no scope of its own above it.
-_guarded: ContextVar[bool] = ContextVar("sluiceway_close_guarded", default=False)
+#: The running task's scope beneath its sources (see beneath_sources), with the task.
+_below: ContextVar[tuple[object, anyio.CancelScope] | None] = ContextVar(
+    "sluiceway_scope_below", default=None
+)
 
 
 def current_grace() -> float:
@@ -138,17 +139,20 @@ async def close_within(
     An error raised while closing propagates. A close still running after
     the grace period is cancelled; if it does not end then either, it is
     abandoned with a ``RuntimeWarning`` naming ``what``.
+
+    Inside :func:`beneath_sources` the shield and the time limit are set on
+    that scope, beneath the source, for the time of the close: a source that
+    holds a cancel scope of its own across its ``yield`` (a deadline on the
+    whole read) can only leave it while it is the task's innermost scope,
+    which a scope entered here would not let it be. If that scope was
+    already cancelled (the source was stopped inside a pull), the close runs
+    under the cancellation, as any cancelled code does.
     """
     grace = current_grace() if grace is None else grace
     give_up = time.monotonic() + grace
-    if _guarded.get():
-        # The scope beneath already shields this close and ends it after the
-        # grace period (close_from_below); a scope entered here would sit
-        # above any cancel scope the source holds across its yield, which
-        # the source could then not leave.
-        abandoned, _ = await drive(close(), lambda: give_up)
-        if abandoned:
-            warn_abandoned(what, grace)
+    below = _below.get()
+    if below is not None and below[0] == anyio.get_current_task().id:
+        await _close_below(below[1], close, what, grace, give_up)
         return
     abandoned = False
     with anyio.move_on_after(grace, shield=True) as scope:
@@ -157,36 +161,54 @@ async def close_within(
         warn_abandoned(what, grace)
 
 
-async def close_from_below(
-    scope: anyio.CancelScope, close: Callable[[], Awaitable[object]], what: object
+async def _close_below(
+    scope: anyio.CancelScope,
+    close: Callable[[], Awaitable[object]],
+    what: object,
+    grace: float,
+    give_up: float,
 ) -> None:
-    """Await ``close()`` inside ``scope``: a scope of this task entered before the source ran.
-
-    A source may hold a cancel scope of its own across its ``yield`` (a
-    deadline on the whole read). Such a source can only be closed while its
-    scope is the task's innermost one, so nothing may be entered above it:
-    ``scope``, which lies beneath, is shielded from outside cancellation and
-    given the grace period instead, and :func:`close_within` adds no scope.
-    A close that overruns the grace period is cut short with a
-    ``RuntimeWarning``. If ``scope`` was already cancelled (the source was
-    stopped inside a pull), the close runs under that cancellation, as any
-    cancelled code does, and a source that will not stop is abandoned.
-    """
-    grace = current_grace()
-    token = _guarded.set(True)
-    try:
-        if scope.cancel_called:
-            await close()
-            return
-        scope.shield = True
-        scope.deadline = anyio.current_time() + grace
-        try:
-            await close()
-        except anyio.get_cancelled_exc_class():
-            # Shielded: only the grace period ends it. Nothing is awaited after this.
+    if scope.cancel_called:
+        abandoned, _ = await drive(close(), lambda: give_up)
+        if abandoned:
             warn_abandoned(what, grace)
+        return
+    shield, deadline = scope.shield, scope.deadline
+    scope.shield = True
+    scope.deadline = min(deadline, anyio.current_time() + grace)
+    try:
+        abandoned, _ = await drive(close(), lambda: give_up)
+    except anyio.get_cancelled_exc_class():
+        if not _cancelled(scope):
+            raise  # not the time limit: a scope of the source's own
+        # Shielded, so the time limit: the rest of the scope is cancelled too.
+        warn_abandoned(what, grace)
+        return
     finally:
-        _guarded.reset(token)
+        if not _cancelled(scope):
+            scope.shield, scope.deadline = shield, deadline
+    if abandoned:
+        warn_abandoned(what, grace)
+
+
+def _cancelled(scope: anyio.CancelScope) -> bool:
+    # A call, not the attribute: it changes while the close is awaited.
+    return scope.cancel_called
+
+
+@contextmanager
+def beneath_sources(scope: anyio.CancelScope) -> Generator[None, None, None]:
+    """Closes in this task, inside the ``with``, use ``scope`` (see :func:`close_within`).
+
+    ``scope`` must be entered by this task before it runs any source, and
+    left after it closed them (a background task's own scope, or one around
+    a terminal operation): it lies beneath every cancel scope a source holds.
+    """
+    token = _below.set((anyio.get_current_task().id, scope))
+    try:
+        yield
+    finally:
+        _below.reset(token)
 
 
 class Once(Generic[T]):

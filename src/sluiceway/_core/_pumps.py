@@ -6,7 +6,7 @@ iterates and closes its input itself (an async generator is closed in the
 task that ran it). A task parked at the channel is stopped through it, not
 cancelled: its input may hold a cancel scope across its ``yield``, which it
 can only leave with nothing entered above it, and its ``finally`` then runs
-uncancelled (see :func:`close_from_below`); a task anywhere else is in its
+uncancelled (see :func:`close_within`); a task anywhere else is in its
 input's pull, and is cancelled there. The first failure is handed to the consumer after the
 items put before it and cancels the other tasks; a failure that happens
 after the consumer left is kept in the scope and raised when it exits.
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._channel import Channel
-from ._lifecycle import Once, close_from_below, current_grace, drive, warn_abandoned
+from ._lifecycle import Once, beneath_sources, current_grace, drive, warn_abandoned
 from ._nodes import Node
 from ._scope import raise_first
 
@@ -42,11 +42,11 @@ class Pumps(Node):
         "_channel",
         "_give_up",
         "_grace",
-        "_waiting",
         "_parts",
         "_receiver",
         "_scope",
         "_started",
+        "_waiting",
     )
     needs_scope = True
     hands_out_own = True
@@ -107,7 +107,7 @@ class Pumps(Node):
         cancel = self._cancels[index]
         interrupted = abandoned = False
         try:
-            with cancel:
+            with cancel, beneath_sources(cancel):
                 try:
                     abandoned, _ = await drive(
                         self._drain(index, part, channel), lambda: self._give_up
@@ -123,7 +123,7 @@ class Pumps(Node):
                         self._warn_abandoned(part)
                     else:
                         try:
-                            await close_from_below(cancel, part.aclose, part)
+                            await part.aclose()  # shielded by `cancel`, beneath the source
                         except Exception as exc:
                             self._report(exc)
         finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeGuard, TypeVar, overload
 
+import anyio
+
 from ..errors import EmptyStreamError, StreamConsumedError, StreamNotEnteredError
 
 # The operators' stages live in sluiceway.ops; _combine imports this module
@@ -20,7 +22,7 @@ from ..ops import (
 from . import _sinks
 from ._callables import check_count, check_seconds
 from ._codegen import NOTHING, Sink, Stage, compile_pipeline, fusable_prefix
-from ._lifecycle import Once, close_within
+from ._lifecycle import Once, beneath_sources, close_within
 from ._nodes import BatchSource, Node, OverStreams, is_iterable, node_for
 from ._scope import Scope, raise_first
 
@@ -230,13 +232,23 @@ class Stream(Generic[T_co]):
             # For a pipeline that never started, its finally never ran.
             await self._node.aclose()
 
-    async def _finish(self, leaving: BaseException | None) -> None:
+    def _on_leave(self, leaving: BaseException | None) -> None:
+        """The consumer is done (``leaving``: its exception), before the sources close.
+
+        Called once or more; a source stream that acts on a clean exit overrides it.
+        """
+
+    async def _finish(
+        self, leaving: BaseException | None, errors: list[BaseException] | None = None
+    ) -> None:
         """Close, end the scope this stream opened, and raise what was not delivered.
 
         With ``leaving`` (the consumer's own exception, already on its way
         out) every failure found here is attached to it as a note instead.
+        ``errors``: failures of a close already made, raised first.
         """
-        errors: list[BaseException] = []
+        self._on_leave(leaving)
+        errors = [] if errors is None else errors
         try:
             await self.aclose()
         except Exception as exc:
@@ -285,13 +297,32 @@ class Stream(Generic[T_co]):
             await self.__aenter__()
         self._state = _RUNNING
         fn, args = compile_pipeline(node.batched, stages, sink, _HELPERS)
-        try:
-            result = await fn(Once(node.open(self._scope)), *args)
-        except BaseException as exc:
-            await self._finish(exc)
-            raise
-        await self._finish(None)
-        return result
+        failure: BaseException | None = None
+        errors: list[BaseException] = []
+        # The sources run in this task, above this scope, and are closed inside it:
+        # closing them shields it instead of entering a scope above a cancel scope
+        # a source holds across its yield (see close_within). No code of the
+        # caller's runs inside.
+        with anyio.CancelScope() as beneath, beneath_sources(beneath):
+            try:
+                result = await fn(Once(node.open(self._scope)), *args)
+            except BaseException as exc:
+                failure = exc
+            self._on_leave(failure)
+            try:
+                await self.aclose()
+            except Exception as exc:
+                errors.append(exc)
+        if beneath.cancel_called and isinstance(failure, anyio.get_cancelled_exc_class()):
+            # Cut short by the grace period of a close made before the end (warned).
+            failure = RuntimeError(
+                f"sluiceway: could not {what}: a source closed before its end did not "
+                "finish closing within the grace period"
+            )
+        await self._finish(failure, errors)
+        if failure is not None:
+            raise failure
+        return result  # pyright: ignore[reportPossiblyUnboundVariable]  # set unless failure
 
     # -- operators -------------------------------------------------------
 

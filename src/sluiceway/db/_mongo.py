@@ -153,10 +153,9 @@ class MongoChangeStream(Stream[Mapping[str, Any]]):
     def resume_token(self) -> Mapping[str, Any] | None:
         return self._source.token
 
-    async def _finish(self, leaving: BaseException | None) -> None:
+    def _on_leave(self, leaving: BaseException | None) -> None:
         if leaving is None:
             self._source.clean_exit = True
-        await super()._finish(leaving)
 
 
 def mongo_changes(

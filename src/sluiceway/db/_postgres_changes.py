@@ -696,12 +696,11 @@ class ChangeStream(Stream[Change]):
         """
         self._source.ack(change)
 
-    async def _finish(self, leaving: BaseException | None) -> None:
+    def _on_leave(self, leaving: BaseException | None) -> None:
         # Leaving `async with` (or a terminal operation) without an error means
         # the consumer is done with the last change it was given.
         if leaving is None:
             self._source.clean_exit = True
-        await super()._finish(leaving)
 
 
 def _check_tables(tables: str | Iterable[str] | None) -> str | None:

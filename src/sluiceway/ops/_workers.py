@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._channel import Waiters, event_factory
-from .._core._lifecycle import Once, close_from_below, current_grace, drive, warn_abandoned
+from .._core._lifecycle import (
+    Once,
+    beneath_sources,
+    current_grace,
+    drive,
+    warn_abandoned,
+)
 from .._core._nodes import Node
 
 if TYPE_CHECKING:
@@ -151,7 +157,7 @@ class Workers(Node):
         assert cancel is not None
         abandoned = False
         try:
-            with cancel:
+            with cancel, beneath_sources(cancel):
                 try:
                     abandoned, _ = await drive(self._feed(), lambda: self._give_up)
                 except anyio.get_cancelled_exc_class():
@@ -159,12 +165,12 @@ class Workers(Node):
                     self._interrupted = self._interrupted or not cancel.cancel_called
                     raise
                 finally:
-                    # In this task, inside its scope: see close_from_below.
+                    # In this task, inside its scope: see close_within.
                     if abandoned:
                         self._warn_abandoned(self._upstream)
                     else:
                         try:
-                            await close_from_below(cancel, self._upstream.aclose, self._upstream)
+                            await self._upstream.aclose()  # shielded by `cancel`, beneath
                         except Exception as exc:
                             self._fail(self._read_count(), exc)
         finally:
@@ -203,7 +209,7 @@ class Workers(Node):
 
         A parked reader is not cancelled: the source, waiting at its yield,
         may hold a cancel scope across it, and its close must not run
-        cancelled (see close_from_below).
+        cancelled (see close_within).
         """
         if not self._reader_parked and self._reader is not None:
             self._start_give_up()
