@@ -152,6 +152,16 @@ def make_app(log: Log) -> Starlette:
 
         return Streaming(body(), media_type="text/event-stream")
 
+    async def query(request: Request) -> Response:
+        """One event whose data is the request's raw query string; the body then ends."""
+        start_after(request)
+        raw = request.scope["query_string"].decode("latin-1")
+
+        async def body() -> AsyncIterator[bytes]:
+            yield f"retry: 10\ndata: {raw}\n\n".encode()
+
+        return Streaming(body(), media_type="text/event-stream")
+
     async def seen(request: Request) -> Response:
         return JSONResponse({"last_event_ids": log.last_event_ids, "drops": log.drops})
 
@@ -167,6 +177,7 @@ def make_app(log: Log) -> Starlette:
             Route("/gzip", gzipped),
             Route("/burst", burst),
             Route("/long-line", long_line),
+            Route("/query/{rest:path}", query),
             Route("/seen", seen),
         ]
     )

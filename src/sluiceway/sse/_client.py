@@ -21,6 +21,7 @@ import anyio
 from .._core._callables import check_count, check_seconds
 from .._core._nodes import GeneratorNode
 from .._core._stream import Stream
+from .._transport._httpx import build_request
 from ..errors import SSEResponseError
 from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
 from ._event import Event
@@ -251,8 +252,8 @@ class _Source(GeneratorNode):
     async def _connect(self, client: httpx.AsyncClient) -> httpx.Response:
         """Send the request; the response if it is an event stream, else SSEResponseError."""
         opts = self._options
-        request = client.build_request(
-            opts["method"], opts["url"], headers=self._headers(), json=opts["json"]
+        request = build_request(
+            client, opts["method"], opts["url"], headers=self._headers(), json=opts["json"]
         )
         response = await client.send(request, stream=True, follow_redirects=True)
         try:
@@ -377,8 +378,9 @@ def connect(
 
     Args:
         url: the event stream's URL.
-        client: an ``httpx.AsyncClient`` to use (its auth, proxies, limits);
-            by default one is made and closed with the stream.
+        client: an ``httpx.AsyncClient`` to use (its auth, proxies, limits,
+            and its ``params`` where the URL has no value of that name); by
+            default one is made and closed with the stream.
         method: ``"GET"`` (EventSource) or ``"POST"`` (LLM APIs), or any other.
         headers: extra request headers (``Accept: text/event-stream`` and
             ``Last-Event-ID`` are set for you).
