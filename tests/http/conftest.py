@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from faults import FaultServer
 from loopback import LoopbackServer
 from recorder import QueryRecorder
 
@@ -268,6 +269,13 @@ def api() -> Iterator[Server]:
 def key(request: pytest.FixtureRequest) -> str:
     """A name unique to the test (and its backend), for its faults and its request log."""
     return request.node.nodeid
+
+
+@pytest.fixture(scope="session")
+def refusals() -> Iterator[FaultServer]:
+    """Error answers whose bodies stall, break or trickle."""
+    with FaultServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.responses import StreamingResponse as Streaming
 from starlette.routing import Route
 
+from faults import FaultServer
 from loopback import LoopbackServer
 
 
@@ -204,4 +205,11 @@ def sse_server() -> Iterator[Server]:
 def fresh_server() -> Iterator[Server]:
     """A server of the test's own, which the test may stop and start."""
     with Server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def refusals() -> Iterator[FaultServer]:
+    """Answers that are not an event stream, with bodies that stall, break or trickle."""
+    with FaultServer() as server:
         yield server

@@ -1,17 +1,21 @@
-"""The httpx adapter: the URL a request goes to, whatever the httpx version."""
+"""The httpx adapter: the URL a request goes to, and the best-effort start of an error body."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from sluiceway._transport._httpx import (
+    BODY_START,
+    BODY_START_WAIT,
     add_missing,
     build_request,
     join_url,
     merge_params,
+    read_start,
     request_url,
 )
 
@@ -120,3 +124,89 @@ class TestRequestUrl:
         extra = httpx.QueryParams([("a", "2"), ("b", "1"), ("b", "2")])
         assert str(add_missing(url, extra)) == "https://a.example/x?a=1&b=1&b=2"
         assert add_missing(url, httpx.QueryParams()) == url
+
+
+class Body(httpx.AsyncByteStream):
+    """A response body: these chunks, then a stall, an error or the end.
+
+    An iterator of its own, not an async generator: httpx leaves the body's
+    iterator to the garbage collector when reading stops early.
+    """
+
+    def __init__(self, chunks: list[bytes], then: BaseException | str = "end") -> None:
+        self.chunks = list(chunks)
+        self.then = then
+
+    def __aiter__(self) -> Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.chunks:
+            return self.chunks.pop(0)
+        if self.then == "stall":
+            await anyio.sleep_forever()
+        if isinstance(self.then, BaseException):
+            raise self.then
+        raise StopAsyncIteration
+
+
+def answer(body: Body, status: int = 503) -> httpx.Response:
+    return httpx.Response(status, stream=body, request=httpx.Request("GET", "https://a.example/"))
+
+
+class TestReadStart:
+    async def test_a_complete_body(self) -> None:
+        """A short body is read whole."""
+        assert await read_start(answer(Body([b"not ", b"today"]))) == b"not today"
+
+    async def test_at_most_the_limit(self) -> None:
+        """A long body is read up to the limit, and no further."""
+        body = Body([b"x" * 3000] * 10, then="stall")
+        with anyio.fail_after(5):
+            got = await read_start(answer(body))
+        assert got == b"x" * BODY_START
+
+    async def test_a_stalled_body_gives_what_came(self) -> None:
+        """A body that stalls gives what arrived, after the short wait."""
+        started = anyio.current_time()
+        with anyio.fail_after(5):
+            got = await read_start(answer(Body([b"the start"], then="stall")))
+        assert got == b"the start"
+        assert BODY_START_WAIT * 0.9 <= anyio.current_time() - started < 3
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            httpx.ReadTimeout("slow"),
+            httpx.ReadError("reset"),
+            httpx.RemoteProtocolError("cut"),
+            httpx.DecodingError("bad gzip"),
+        ],
+    )
+    async def test_an_error_in_the_body_is_swallowed(self, error: Exception) -> None:
+        """A network, timeout or decoding error ends the reading quietly: it is best effort."""
+        assert await read_start(answer(Body([b"the start"], then=error))) == b"the start"
+
+    async def test_a_body_already_consumed(self) -> None:
+        """A body that was streamed already gives nothing, not an error."""
+        response = answer(Body([b"gone"]))
+        async for _ in response.aiter_raw():
+            pass
+        assert await read_start(response) == b""
+
+    async def test_a_body_already_read(self) -> None:
+        """A body read into memory gives its start."""
+        response = answer(Body([b"kept"]))
+        await response.aread()
+        assert await read_start(response) == b"kept"
+
+    async def test_cancellation_is_not_swallowed(self) -> None:
+        """A cancellation from outside ends the reading and goes on."""
+        with anyio.fail_after(5), anyio.move_on_after(0.05) as scope:
+            await read_start(answer(Body([b"the start"], then="stall")), wait=60)
+        assert scope.cancelled_caught
+
+    async def test_other_errors_are_not_swallowed(self) -> None:
+        """Only httpx's own errors are taken for a broken body: a bug still shows."""
+        with pytest.raises(ZeroDivisionError):
+            await read_start(answer(Body([b"x"], then=ZeroDivisionError())))

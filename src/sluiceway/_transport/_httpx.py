@@ -1,15 +1,23 @@
-"""The httpx adapter: requests sent to exactly the URL asked for.
+"""The httpx adapter: requests sent to exactly the URL asked for, and error bodies read safely.
 
-Since httpx 0.28, a query given as ``params=`` (to ``build_request`` or to
-the client itself) replaces the URL's own query instead of adding to it.
-:func:`join_url`, :func:`merge_params` and :func:`request_url` compute the
-URL the same way with every httpx version, and :func:`build_request` makes
-sure the request carries it.
+Two things httpx does not do the way the sources need:
+
+- Since httpx 0.28, a query given as ``params=`` (to ``build_request`` or to
+  the client itself) replaces the URL's own query instead of adding to it.
+  :func:`join_url`, :func:`merge_params` and :func:`request_url` compute
+  the URL the same way with every httpx version, and :func:`build_request`
+  makes sure the request carries it.
+- Reading the start of an error answer's body, for the error message, must
+  never wait on a body that stalls, nor turn a network error in that body
+  into a reconnect or a retry: :func:`read_start` takes what arrives soon
+  and gives up quietly.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 try:
     import httpx
@@ -21,7 +29,21 @@ if TYPE_CHECKING:
 
     QueryParamTypes = Mapping[str, Any] | Sequence[tuple[str, Any]] | httpx.QueryParams
 
-__all__ = ["add_missing", "build_request", "join_url", "merge_params", "request_url"]
+__all__ = [
+    "BODY_START",
+    "BODY_START_WAIT",
+    "add_missing",
+    "build_request",
+    "join_url",
+    "merge_params",
+    "read_start",
+    "request_url",
+]
+
+#: Body bytes kept for the message of an error answer.
+BODY_START = 4096
+#: Seconds spent at most reading the start of an error answer's body.
+BODY_START_WAIT = 0.5
 
 
 def join_url(client: httpx.AsyncClient | None, url: str | httpx.URL) -> httpx.URL:
@@ -85,3 +107,32 @@ def build_request(
     if request.url != target:  # httpx >= 0.28 put the client's params in place of the query
         request.url = target
     return request
+
+
+async def read_start(
+    response: httpx.Response, limit: int = BODY_START, wait: float = BODY_START_WAIT
+) -> bytes:
+    """The start of ``response``'s body, best effort: for an error message, never an error.
+
+    Reads until ``limit`` bytes, the end of the body or ``wait`` seconds in
+    all, whichever comes first, and returns what arrived (perhaps nothing).
+    A network error, a timeout or a decoding error while reading ends the
+    reading quietly: the answer is already known to be an error, and what
+    matters is to report it at once, not to retry or reconnect because of
+    its body. Cancellation from outside is not swallowed.
+    """
+    parts: list[bytes] = []
+    size = 0
+    chunks = response.aiter_bytes()
+    try:
+        with anyio.move_on_after(wait):
+            async for part in chunks:
+                parts.append(part)
+                size += len(part)
+                if size >= limit:
+                    break
+    except (httpx.HTTPError, httpx.StreamError):
+        pass  # what arrived before it is all there is to report
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
+    return b"".join(parts)[:limit]

@@ -23,7 +23,14 @@ from .._core._callables import check_count
 from .._core._lifecycle import Once
 from .._core._nodes import GeneratorNode, OverStreams
 from .._core._stream import Stream
-from .._transport._httpx import add_missing, build_request, join_url, merge_params
+from .._transport._httpx import (
+    BODY_START,
+    add_missing,
+    build_request,
+    join_url,
+    merge_params,
+    read_start,
+)
 from ..errors import (
     BadPageError,
     CrossOriginError,
@@ -76,8 +83,6 @@ DEFAULT_MAX_PAGE_SIZE = 32 * 1024 * 1024
 DEFAULT_MAX_EMPTY_PAGES = 5
 #: The retry policy used unless told otherwise.
 DEFAULT_RETRY = Retry()
-#: Body bytes kept for error messages.
-_BODY_START = 4096
 #: The version of the position format.
 _POSITION_VERSION = 1
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -174,7 +179,7 @@ def _check_origin(opts: _Options, url: httpx.URL) -> None:
 
 
 def _text(raw: bytes) -> str:
-    return raw[:_BODY_START].decode("utf-8", "replace")
+    return raw[:BODY_START].decode("utf-8", "replace")
 
 
 class _Fetcher:
@@ -442,7 +447,9 @@ class _Fetcher:
                         raw = await self._read(response, url)
                         return self._with_body(response, raw), raw
                     status, headers = response.status_code, response.headers
-                    body = _text(await self._read_start(response))
+                    # Best effort: a body that stalls or breaks neither holds the
+                    # status back nor turns into a network error (a retry).
+                    body = _text(await read_start(response))
                     if retry is None or not retry.retries_status(status, headers):
                         raise HTTPStatusError(
                             url=url,
@@ -503,19 +510,6 @@ class _Fetcher:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
         return b"".join(parts)
-
-    async def _read_start(self, response: httpx.Response) -> bytes:
-        """The start of an error answer's body, for the error message."""
-        body = b""
-        chunks = response.aiter_bytes()
-        try:
-            async for part in chunks:
-                body += part
-                if len(body) >= _BODY_START:
-                    break
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
-        return body
 
     @staticmethod
     def _with_body(response: httpx.Response, raw: bytes) -> httpx.Response:
