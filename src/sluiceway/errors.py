@@ -124,7 +124,8 @@ class SSEResponseError(SSEError):
         url: the URL that answered.
         status: the HTTP status code.
         headers: the response headers (name -> value, names lower-cased).
-        body: the start of the response body (at most a few KiB, decoded leniently).
+        body: the start of the response body: what arrived within half a second,
+            at most 4 KiB, decoded leniently.
     """
 
     def __init__(
@@ -156,7 +157,8 @@ class HTTPStatusError(HTTPError):
         url: the URL that answered.
         status: the HTTP status code.
         headers: the response headers (names lower-cased).
-        body: the start of the response body (a few KiB at most, decoded leniently).
+        body: the start of the response body: what arrived within half a second,
+            at most 4 KiB, decoded leniently.
     """
 
     def __init__(self, *, url: str, status: int, headers: dict[str, str], body: str) -> None:

@@ -31,7 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from faults import FaultServer
 from loopback import LoopbackServer
+from recorder import QueryRecorder
 
 TOTAL = 23
 ITEMS: list[dict[str, Any]] = [{"id": f"it{n:03d}", "n": n} for n in range(TOTAL)]
@@ -267,3 +269,17 @@ def api() -> Iterator[Server]:
 def key(request: pytest.FixtureRequest) -> str:
     """A name unique to the test (and its backend), for its faults and its request log."""
     return request.node.nodeid
+
+
+@pytest.fixture(scope="session")
+def refusals() -> Iterator[FaultServer]:
+    """Error answers whose bodies stall, break or trickle."""
+    with FaultServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def recorder() -> Iterator[QueryRecorder]:
+    """A paginated API of every style that records the raw query of each request."""
+    with QueryRecorder() as server:
+        yield server

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.responses import StreamingResponse as Streaming
 from starlette.routing import Route
 
+from faults import FaultServer
 from loopback import LoopbackServer
 
 
@@ -152,6 +153,16 @@ def make_app(log: Log) -> Starlette:
 
         return Streaming(body(), media_type="text/event-stream")
 
+    async def query(request: Request) -> Response:
+        """One event whose data is the request's raw query string; the body then ends."""
+        start_after(request)
+        raw = request.scope["query_string"].decode("latin-1")
+
+        async def body() -> AsyncIterator[bytes]:
+            yield f"retry: 10\ndata: {raw}\n\n".encode()
+
+        return Streaming(body(), media_type="text/event-stream")
+
     async def seen(request: Request) -> Response:
         return JSONResponse({"last_event_ids": log.last_event_ids, "drops": log.drops})
 
@@ -167,6 +178,7 @@ def make_app(log: Log) -> Starlette:
             Route("/gzip", gzipped),
             Route("/burst", burst),
             Route("/long-line", long_line),
+            Route("/query/{rest:path}", query),
             Route("/seen", seen),
         ]
     )
@@ -193,4 +205,11 @@ def sse_server() -> Iterator[Server]:
 def fresh_server() -> Iterator[Server]:
     """A server of the test's own, which the test may stop and start."""
     with Server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def refusals() -> Iterator[FaultServer]:
+    """Answers that are not an event stream, with bodies that stall, break or trickle."""
+    with FaultServer() as server:
         yield server

@@ -23,6 +23,14 @@ from .._core._callables import check_count
 from .._core._lifecycle import Once
 from .._core._nodes import GeneratorNode, OverStreams
 from .._core._stream import Stream
+from .._transport._httpx import (
+    BODY_START,
+    add_missing,
+    build_request,
+    join_url,
+    merge_params,
+    read_start,
+)
 from ..errors import (
     BadPageError,
     CrossOriginError,
@@ -75,8 +83,6 @@ DEFAULT_MAX_PAGE_SIZE = 32 * 1024 * 1024
 DEFAULT_MAX_EMPTY_PAGES = 5
 #: The retry policy used unless told otherwise.
 DEFAULT_RETRY = Retry()
-#: Body bytes kept for error messages.
-_BODY_START = 4096
 #: The version of the position format.
 _POSITION_VERSION = 1
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -173,7 +179,7 @@ def _check_origin(opts: _Options, url: httpx.URL) -> None:
 
 
 def _text(raw: bytes) -> str:
-    return raw[:_BODY_START].decode("utf-8", "replace")
+    return raw[:BODY_START].decode("utf-8", "replace")
 
 
 class _Fetcher:
@@ -214,15 +220,6 @@ class _Fetcher:
             "pages": pages,
             "items": items,
         }
-
-    def _with_params(self, url: httpx.URL) -> httpx.URL:
-        """A server-given next URL, with the caller's parameters it lacks added back."""
-        params = self.opts.params
-        for name in params:
-            if name not in url.params:
-                for value in params.get_list(name):
-                    url = url.copy_add_param(name, value)
-        return url
 
     async def pages(self, scope: Scope | None = None) -> AsyncIterator[Page]:
         """Fetch page after page, from the start (or the resumed position) to the end.
@@ -393,7 +390,7 @@ class _Fetcher:
         else:
             url = step.url
             if isinstance(self.opts.strategy, LinkHeader | NextUrl):
-                url = self._with_params(url)
+                url = add_missing(url, self.opts.params)  # the caller's, given back
             nxt = _Call(self.opts.method, url, self.opts.content, self.opts.content_type)
         _check_origin(self.opts, nxt.url)
         if nxt.key in seen:
@@ -438,8 +435,8 @@ class _Fetcher:
                 sent = opts.headers
                 if call.content_type is not None:
                     sent = {"Content-Type": call.content_type, **sent}
-                request = client.build_request(
-                    call.method, call.url, headers=sent, content=call.content
+                request = build_request(
+                    client, call.method, call.url, headers=sent, content=call.content
                 )
             url = str(request.url)
             try:
@@ -450,7 +447,9 @@ class _Fetcher:
                         raw = await self._read(response, url)
                         return self._with_body(response, raw), raw
                     status, headers = response.status_code, response.headers
-                    body = _text(await self._read_start(response))
+                    # Best effort: a body that stalls or breaks neither holds the
+                    # status back nor turns into a network error (a retry).
+                    body = _text(await read_start(response))
                     if retry is None or not retry.retries_status(status, headers):
                         raise HTTPStatusError(
                             url=url,
@@ -511,19 +510,6 @@ class _Fetcher:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
         return b"".join(parts)
-
-    async def _read_start(self, response: httpx.Response) -> bytes:
-        """The start of an error answer's body, for the error message."""
-        body = b""
-        chunks = response.aiter_bytes()
-        try:
-            async for part in chunks:
-                body += part
-                if len(body) >= _BODY_START:
-                    break
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
-        return body
 
     @staticmethod
     def _with_body(response: httpx.Response, raw: bytes) -> httpx.Response:
@@ -768,23 +754,25 @@ def paginate(
     """The items of every page of a paginated HTTP API, as one stream.
 
     Pages are fetched with ``GET`` (or ``method``, with the ``json`` body);
-    ``params`` and ``headers`` go with every request (a next URL from the
-    server keeps its own query and gets the parameters it lacks). While the
-    consumer works through a page, the next ones are already being fetched
-    (``prefetch``) in a background task of the stream's scope: iterate inside
-    ``async with`` or use a terminal operation (a bare ``async for`` fetches
-    one page after another).
+    ``params``, ``headers`` and the first URL's own query go with every
+    request, and so do the client's own ``params`` where a request's URL has
+    no value of that name (a next URL from the server keeps its own query and
+    gets the parameters it lacks). While the consumer works through a page,
+    the next ones are already being fetched (``prefetch``) in a background
+    task of the stream's scope: iterate inside ``async with`` or use a
+    terminal operation (a bare ``async for`` fetches one page after another).
 
     Args:
         client: the ``httpx.AsyncClient`` to send with (its auth, base URL,
-            timeouts, redirects); None: one is made and closed with the stream.
+            params, timeouts, redirects); None: one is made and closed with the stream.
         url: the first page's URL (relative to the client's ``base_url`` if it has one).
         strategy: where the next page is: :class:`BodyCursor`,
             :class:`LastItemCursor`, :class:`LinkHeader`, :class:`NextUrl`,
             :class:`PageNumber`, :class:`Offset`, :class:`Custom`, or a callable
             ``(httpx.Response) -> httpx.Request | None`` (the body is then the
             list of items).
-        params: query parameters of every request.
+        params: query parameters of every request, added to the URL's own
+            (a name given here replaces the URL's values of that name).
         prefetch: pages fetched ahead of the one being consumed (0: fetch the
             next page only once the consumer asks for an item past this one).
         max_pages: stop after fetching this many pages (in this run).
@@ -868,11 +856,11 @@ def paginate(
     if json is not None:
         encoded = httpx.Request("POST", "http://x/", json=json)
         content, content_type = encoded.content, encoded.headers["content-type"]
-    query = httpx.QueryParams(params or {})  # type: ignore[arg-type]  # httpx checks it
-    if client is not None:
-        base = client.build_request("GET", url, params=query).url
-    else:
-        base = httpx.URL(url).copy_merge_params(query)
+    # The URL's own query and params=; the client's own params are added to
+    # each request as it is sent (where its URL lacks them), not kept here or
+    # in positions. httpx is not asked to merge: since 0.28 params= replaces
+    # the URL's query instead.
+    base = merge_params(join_url(client, url), params)
     if not base.is_absolute_url:
         raise ValueError(
             f"paginate() needs an absolute URL (or a client with base_url), got {url!r}"

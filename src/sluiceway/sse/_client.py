@@ -21,6 +21,7 @@ import anyio
 from .._core._callables import check_count, check_seconds
 from .._core._nodes import GeneratorNode
 from .._core._stream import Stream
+from .._transport._httpx import build_request, read_start
 from ..errors import SSEResponseError
 from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
 from ._event import Event
@@ -47,8 +48,6 @@ _SLICE = 16384
 _SMALL_EVENT = 256
 #: Most bytes of chunks without a line end held before they are fed.
 _HOLD = 65536
-#: Body bytes kept for the message of an SSEResponseError.
-_BODY_START = 4096
 #: Longest reconnect wait taken from a server's retry (ms): 31,700 years, and a float.
 _FOREVER_MS = 10**15
 
@@ -251,8 +250,8 @@ class _Source(GeneratorNode):
     async def _connect(self, client: httpx.AsyncClient) -> httpx.Response:
         """Send the request; the response if it is an event stream, else SSEResponseError."""
         opts = self._options
-        request = client.build_request(
-            opts["method"], opts["url"], headers=self._headers(), json=opts["json"]
+        request = build_request(
+            client, opts["method"], opts["url"], headers=self._headers(), json=opts["json"]
         )
         response = await client.send(request, stream=True, follow_redirects=True)
         try:
@@ -282,11 +281,9 @@ class _Source(GeneratorNode):
         mime = content_type.split(";", 1)[0].strip().lower()
         if response.status_code == 200 and mime == "text/event-stream":
             return
-        body = b""
-        async for part in response.aiter_bytes():
-            body += part
-            if len(body) >= _BODY_START:
-                break
+        # Best effort, for the message: a body that stalls or breaks must
+        # neither hold the error back nor become a network error (a reconnect).
+        body = await read_start(response)
         if response.status_code == 204:
             why = "the server asked not to reconnect (204 No Content)"
         elif response.status_code != 200:
@@ -298,7 +295,7 @@ class _Source(GeneratorNode):
             url=str(response.url),
             status=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},
-            body=body[:_BODY_START].decode("utf-8", "replace"),
+            body=body.decode("utf-8", "replace"),
         )
 
 
@@ -377,8 +374,9 @@ def connect(
 
     Args:
         url: the event stream's URL.
-        client: an ``httpx.AsyncClient`` to use (its auth, proxies, limits);
-            by default one is made and closed with the stream.
+        client: an ``httpx.AsyncClient`` to use (its auth, proxies, limits,
+            and its ``params`` where the URL has no value of that name); by
+            default one is made and closed with the stream.
         method: ``"GET"`` (EventSource) or ``"POST"`` (LLM APIs), or any other.
         headers: extra request headers (``Accept: text/event-stream`` and
             ``Last-Event-ID`` are set for you).
@@ -398,7 +396,8 @@ def connect(
 
     Raises:
         SSEResponseError: while iterating, when the server answers 204, another
-            status than 200 or another Content-Type than text/event-stream.
+            status than 200 or another Content-Type than text/event-stream; at
+            once, with what arrived of the body within half a second.
     """
     if not _is_url(url):
         raise TypeError(f"connect() expects a URL string, got {type(url).__name__}")

@@ -1,0 +1,5 @@
+"""The HTTP layer under the sources: one adapter per client library (private).
+
+``_httpx`` adapts httpx. Nothing is imported here, so that importing this
+package loads no client library: each source imports the adapter it uses.
+"""

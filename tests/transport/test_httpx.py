@@ -1,0 +1,212 @@
+"""The httpx adapter: the URL a request goes to, and the best-effort start of an error body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from sluiceway._transport._httpx import (
+    BODY_START,
+    BODY_START_WAIT,
+    add_missing,
+    build_request,
+    join_url,
+    merge_params,
+    read_start,
+    request_url,
+)
+
+#: (client settings, URL, the URL every request must go to).
+URLS: list[Any] = [
+    pytest.param(
+        {}, "https://a.example/x?state=open", "https://a.example/x?state=open", id="plain"
+    ),
+    pytest.param(
+        {"params": {"key": "k"}},
+        "https://a.example/x?state=open",
+        "https://a.example/x?state=open&key=k",
+        id="client-params",
+    ),
+    pytest.param(
+        {"params": {"key": "k", "state": "all"}},
+        "https://a.example/x?state=open",
+        "https://a.example/x?state=open&key=k",
+        id="the-urls-value-wins",
+    ),
+    pytest.param(
+        {"params": [("tag", "a"), ("tag", "b")]},
+        "https://a.example/x?n=1",
+        "https://a.example/x?n=1&tag=a&tag=b",
+        id="every-value-of-a-name",
+    ),
+    pytest.param(
+        {"params": {"key": "k"}},
+        "https://a.example/x?q=a%20b&flag&empty=",
+        "https://a.example/x?q=a%20b&flag&empty=&key=k",
+        id="the-query-as-written",
+    ),
+    pytest.param(
+        {"base_url": "https://a.example/api"},
+        "items?state=open",
+        "https://a.example/api/items?state=open",
+        id="base-url",
+    ),
+    pytest.param(
+        {"base_url": "https://a.example/api/", "params": {"key": "k"}},
+        "/items?state=open&page=2",
+        "https://a.example/api/items?state=open&page=2&key=k",
+        id="base-url-and-params",
+    ),
+    pytest.param(
+        {"base_url": "https://a.example/api/", "params": {"key": "k"}},
+        "https://b.example/other",
+        "https://b.example/other?key=k",
+        id="absolute-beside-a-base-url",
+    ),
+]
+
+
+class TestRequestUrl:
+    @pytest.mark.parametrize(("settings", "url", "expected"), URLS)
+    def test_the_url_of_a_request(self, settings: dict[str, Any], url: str, expected: str) -> None:
+        """Joined to the base URL, the URL's own query kept, the client's params it lacks added."""
+        client = httpx.AsyncClient(**settings)
+        assert str(request_url(client, url)) == expected
+
+    @pytest.mark.parametrize(("settings", "url", "expected"), URLS)
+    async def test_the_request_is_sent_there(
+        self, settings: dict[str, Any], url: str, expected: str
+    ) -> None:
+        """build_request() gives a request to that URL, sent there with the client's headers."""
+        sent: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            sent.append(request)
+            return httpx.Response(204)
+
+        transport = httpx.MockTransport(handler)
+        async with httpx.AsyncClient(
+            transport=transport, headers={"X-Who": "me"}, **settings
+        ) as client:
+            request = build_request(client, "GET", url, headers={"X-Also": "1"})
+            assert str(request.url) == expected
+            await client.send(request)
+        assert [str(request.url) for request in sent] == [expected]
+        assert sent[0].headers["x-who"] == "me"
+        assert sent[0].headers["x-also"] == "1"
+
+    def test_join_without_a_client(self) -> None:
+        """Without a client the URL is taken as it is, relative or not."""
+        assert str(join_url(None, "/x?a=1")) == "/x?a=1"
+        assert str(join_url(None, "https://a.example/x?a=1")) == "https://a.example/x?a=1"
+
+    @pytest.mark.parametrize(
+        ("params", "expected"),
+        [
+            (None, "https://a.example/x?a=1&b=2"),
+            ({}, "https://a.example/x?a=1&b=2"),
+            ({"c": "3"}, "https://a.example/x?a=1&b=2&c=3"),
+            ([("c", "3"), ("c", "4")], "https://a.example/x?a=1&b=2&c=3&c=4"),
+            ({"a": "9"}, "https://a.example/x?a=9&b=2"),
+            (httpx.QueryParams({"b": "8", "c": "3"}), "https://a.example/x?a=1&b=8&c=3"),
+        ],
+    )
+    def test_merge_params(self, params: Any, expected: str) -> None:
+        """params= adds to the URL's query; a name it gives replaces the URL's values of it."""
+        assert str(merge_params(httpx.URL("https://a.example/x?a=1&b=2"), params)) == expected
+
+    def test_add_missing(self) -> None:
+        """Only the names the URL lacks are added, each with all its values."""
+        url = httpx.URL("https://a.example/x?a=1")
+        extra = httpx.QueryParams([("a", "2"), ("b", "1"), ("b", "2")])
+        assert str(add_missing(url, extra)) == "https://a.example/x?a=1&b=1&b=2"
+        assert add_missing(url, httpx.QueryParams()) == url
+
+
+class Body(httpx.AsyncByteStream):
+    """A response body: these chunks, then a stall, an error or the end.
+
+    An iterator of its own, not an async generator: httpx leaves the body's
+    iterator to the garbage collector when reading stops early.
+    """
+
+    def __init__(self, chunks: list[bytes], then: BaseException | str = "end") -> None:
+        self.chunks = list(chunks)
+        self.then = then
+
+    def __aiter__(self) -> Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.chunks:
+            return self.chunks.pop(0)
+        if self.then == "stall":
+            await anyio.sleep_forever()
+        if isinstance(self.then, BaseException):
+            raise self.then
+        raise StopAsyncIteration
+
+
+def answer(body: Body, status: int = 503) -> httpx.Response:
+    return httpx.Response(status, stream=body, request=httpx.Request("GET", "https://a.example/"))
+
+
+class TestReadStart:
+    async def test_a_complete_body(self) -> None:
+        """A short body is read whole."""
+        assert await read_start(answer(Body([b"not ", b"today"]))) == b"not today"
+
+    async def test_at_most_the_limit(self) -> None:
+        """A long body is read up to the limit, and no further."""
+        body = Body([b"x" * 3000] * 10, then="stall")
+        with anyio.fail_after(5):
+            got = await read_start(answer(body))
+        assert got == b"x" * BODY_START
+
+    async def test_a_stalled_body_gives_what_came(self) -> None:
+        """A body that stalls gives what arrived, after the short wait."""
+        started = anyio.current_time()
+        with anyio.fail_after(5):
+            got = await read_start(answer(Body([b"the start"], then="stall")))
+        assert got == b"the start"
+        assert BODY_START_WAIT * 0.9 <= anyio.current_time() - started < 3
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            httpx.ReadTimeout("slow"),
+            httpx.ReadError("reset"),
+            httpx.RemoteProtocolError("cut"),
+            httpx.DecodingError("bad gzip"),
+        ],
+    )
+    async def test_an_error_in_the_body_is_swallowed(self, error: Exception) -> None:
+        """A network, timeout or decoding error ends the reading quietly: it is best effort."""
+        assert await read_start(answer(Body([b"the start"], then=error))) == b"the start"
+
+    async def test_a_body_already_consumed(self) -> None:
+        """A body that was streamed already gives nothing, not an error."""
+        response = answer(Body([b"gone"]))
+        async for _ in response.aiter_raw():
+            pass
+        assert await read_start(response) == b""
+
+    async def test_a_body_already_read(self) -> None:
+        """A body read into memory gives its start."""
+        response = answer(Body([b"kept"]))
+        await response.aread()
+        assert await read_start(response) == b"kept"
+
+    async def test_cancellation_is_not_swallowed(self) -> None:
+        """A cancellation from outside ends the reading and goes on."""
+        with anyio.fail_after(5), anyio.move_on_after(0.05) as scope:
+            await read_start(answer(Body([b"the start"], then="stall")), wait=60)
+        assert scope.cancelled_caught
+
+    async def test_other_errors_are_not_swallowed(self) -> None:
+        """Only httpx's own errors are taken for a broken body: a bug still shows."""
+        with pytest.raises(ZeroDivisionError):
+            await read_start(answer(Body([b"x"], then=ZeroDivisionError())))
