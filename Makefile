@@ -1,20 +1,31 @@
 # Two entry points that work on a fresh machine with Python 3.11+:
 #   make demo   -- a real pipeline, end to end
 #   make test   -- lint, strict type checks and the whole test suite
+# and, for CI (.ci/run runs both tests):
+#   make test-lowest -- the test suite against the lowest versions pyproject.toml allows
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LOWEST_VENV ?= .venv-lowest
+LOWEST_BIN := $(LOWEST_VENV)/bin
 SOURCES := src tests benchmarks
 
-.PHONY: demo test lint typecheck pytest bench clean services
+.PHONY: demo test test-lowest lint typecheck pytest bench clean services
 
-$(BIN)/python:
+$(BIN)/python $(LOWEST_BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sluiceway needs Python 3.11 or newer (try: make PYTHON=python3.11 ...)")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PYTHON) -m venv $(@D:/bin=)
+	$(@D)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	scripts/install $(BIN)/python $*
+	@touch $@
+
+# Every direct dependency at its lower bound (lowest-direct resolution): the
+# constraints file pins them, for uv and pip alike.
+$(LOWEST_VENV)/.installed-%: pyproject.toml scripts/lowest-constraints | $(LOWEST_BIN)/python
+	scripts/lowest-constraints $* > $(LOWEST_VENV)/constraints-$*.txt
+	scripts/install $(LOWEST_BIN)/python $* $(LOWEST_VENV)/constraints-$*.txt
 	@touch $@
 
 demo: $(VENV)/.installed-dev
@@ -33,6 +44,10 @@ typecheck: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -X dev -m pytest $(PYTEST_ARGS)
 
+# Only the tests: old linters and type checkers would judge the code differently.
+test-lowest: $(LOWEST_VENV)/.installed-test
+	$(LOWEST_BIN)/python -X dev -m pytest $(PYTEST_ARGS)
+
 # Opt-in, for developers: install wal2json and set wal_level = logical on the
 # local PostgreSQL (restarts it once). `make test` never touches the server.
 services:
@@ -42,4 +57,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
