@@ -11,6 +11,7 @@ errors reach the consumer as they are.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -37,7 +38,6 @@ class Holder:
         self.errors: list[Boom] = []
 
     def source(self, name: str, count: int = 8, *, fail_at: int | None = None) -> Any:
-        kind = self.kind
         seen = self.seen.setdefault(name, [])
 
         def step(i: int) -> None:
@@ -49,47 +49,26 @@ class Holder:
                 self.errors.append(error)
                 raise error
 
-        async def with_contextvar() -> AsyncIterator[tuple[str, int]]:
+        # What the source holds across its yields besides its context variable.
+        held: Callable[[], Any] = {
+            "contextvar": contextlib.nullcontext,
+            "cancel_scope": anyio.CancelScope,  # RuntimeError on exit in another task
+            "deadline": lambda: anyio.fail_after(60),
+        }[self.kind]
+
+        async def source() -> AsyncIterator[tuple[str, int]]:
             token = var.set(name)
             try:
-                for i in range(count):
-                    await anyio.lowlevel.checkpoint()
-                    step(i)
-                    yield (name, i)
+                with held():
+                    for i in range(count):
+                        await anyio.lowlevel.checkpoint()
+                        step(i)
+                        yield (name, i)
             finally:
                 var.reset(token)  # ValueError when run in another context than the set
                 self.cleaned.append(name)
 
-        async def with_cancel_scope() -> AsyncIterator[tuple[str, int]]:
-            token = var.set(name)
-            try:
-                with anyio.CancelScope():  # RuntimeError on exit in another task
-                    for i in range(count):
-                        await anyio.lowlevel.checkpoint()
-                        step(i)
-                        yield (name, i)
-            finally:
-                var.reset(token)
-                self.cleaned.append(name)
-
-        async def with_deadline() -> AsyncIterator[tuple[str, int]]:
-            token = var.set(name)
-            try:
-                with anyio.fail_after(60):
-                    for i in range(count):
-                        await anyio.lowlevel.checkpoint()
-                        step(i)
-                        yield (name, i)
-            finally:
-                var.reset(token)
-                self.cleaned.append(name)
-
-        makers = {
-            "contextvar": with_contextvar,
-            "cancel_scope": with_cancel_scope,
-            "deadline": with_deadline,
-        }
-        return makers[kind]()
+        return source()
 
     def check_clean(self, *names: str) -> None:
         """Every source ran its finally to the end and saw its own value after each yield."""
