@@ -112,6 +112,9 @@ class TestChangesCommand:
         finally:
             proc.kill()
             proc.wait()
+            for pipe in (proc.stdout, proc.stderr):  # not left to the collector after a timeout
+                if pipe is not None:
+                    pipe.close()
         assert proc.returncode == 0, stderr
         assert [line["new"]["id"] for line in lines(stdout)] == [2]
 
@@ -147,6 +150,9 @@ class TestChangesCommand:
         finally:
             proc.kill()
             proc.wait()
+            for pipe in (proc.stdout, proc.stderr):  # not left to the collector after a timeout
+                if pipe is not None:
+                    pipe.close()
         assert proc.returncode == 130, stderr
         assert stdout == ""
         assert "Traceback" not in stderr
