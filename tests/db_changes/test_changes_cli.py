@@ -15,6 +15,10 @@ from changes_support import confirmed_lsn, make_slot, slot_ready, sql
 from sluiceway.db._postgres_changes import parse_lsn
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def command(dsn: str, slot: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "sluiceway.cli", "changes", dsn, "--slot", slot, *args]
 
@@ -140,6 +144,9 @@ class TestChangesCommand:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # As typed at a terminal: a run started in the background of a
+            # non-interactive shell inherits SIGINT ignored, and so would the CLI.
+            preexec_fn=_default_sigint,
         )
         try:
             assert proc.stdout is not None
