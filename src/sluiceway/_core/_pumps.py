@@ -7,9 +7,10 @@ task that ran it). A task parked at the channel is stopped through it, not
 cancelled: its input may hold a cancel scope across its ``yield``, which it
 can only leave with nothing entered above it, and its ``finally`` then runs
 uncancelled (see :func:`close_within`); a task anywhere else is in its
-input's pull, and is cancelled there. The first failure is handed to the consumer after the
-items put before it and cancels the other tasks; a failure that happens
-after the consumer left is kept in the scope and raised when it exits.
+input's pull, and is cancelled there. The first failure is handed to the
+consumer after the items put before it and stops the other tasks; a failure
+that happens after the consumer left is kept in the scope and raised when
+it exits.
 """
 
 from __future__ import annotations
