@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import types
+
+import pytest
 
 import sluiceway as sw
 from sluiceway import errors
@@ -47,3 +50,26 @@ def test_import_needs_only_anyio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["sluiceway.sse", "sluiceway.http", "sluiceway.db"])
+def test_subpackage_all_is_sorted_complete_and_resolves(name: str) -> None:
+    """Each source subpackage's __all__ is in ruff's order, lists its public names, resolves."""
+    module = importlib.import_module(name)
+    exported = module.__all__
+    # ruff's RUF022 order: constants, then classes, then functions, each sorted.
+    assert exported == sorted(exported, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
+    assert len(set(exported)) == len(exported)
+    defined = {
+        public
+        for public, value in vars(module).items()
+        if not public.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and public not in {"TYPE_CHECKING", "Any", "annotations"}
+    }
+    assert defined <= set(exported)
+    for public in exported:
+        value = getattr(module, public)  # names loaded on first use resolve too
+        assert value is not None
+        if isinstance(value, type) or callable(value):
+            assert value.__module__.startswith(name), (public, value.__module__)
