@@ -171,9 +171,6 @@ class Strategy:
         """The next page after ``reply``; ``base`` is the first page's URL."""
         raise NotImplementedError
 
-    def describe(self) -> str:
-        return repr(self)
-
 
 def _join(reply: Reply, target: str) -> httpx.URL:
     """A next URL from the server, made absolute against the page that named it."""

@@ -45,7 +45,7 @@ def _take_parts(sources: tuple[object, ...], where: str) -> list[Stream[Any]]:
     return [part._move(f"pass it to {where}()") for part in streams]  # pyright: ignore[reportPrivateUsage]
 
 
-def _combined(node: Node, parts: list[Stream[Any]], sources: tuple[object, ...]) -> Stream[Any]:
+def _combined(node: Node, sources: tuple[object, ...]) -> Stream[Any]:
     combined = _stream.Stream._from(node)  # pyright: ignore[reportPrivateUsage]
     for source in sources:
         if isinstance(source, _stream.Stream):
@@ -109,7 +109,7 @@ def concat(*sources: AsyncIterable[T] | Iterable[T]) -> Stream[T]:
     :func:`~sluiceway.stream` (and so owned too).
     """
     parts = _take_parts(sources, "concat")
-    return _combined(_Concat(parts), parts, sources)
+    return _combined(_Concat(parts), sources)
 
 
 @overload
@@ -135,7 +135,7 @@ def zip(*sources: _Source[Any]) -> Stream[tuple[Any, ...]]:
     when a shorter one ends is dropped. Every source is closed at the end.
     """
     parts = _take_parts(sources, "zip")
-    return _combined(_Zip(parts), parts, sources)
+    return _combined(_Zip(parts), sources)
 
 
 class _Merge(Pumps):
@@ -176,4 +176,4 @@ def merge(*sources: _Source[Any], buffer: int = DEFAULT_MERGE_BUFFER) -> Stream[
     """
     check_count(buffer, "merge", "buffer")
     parts = _take_parts(sources, "merge")
-    return _combined(_Merge(parts, buffer), parts, sources)
+    return _combined(_Merge(parts, buffer), sources)
