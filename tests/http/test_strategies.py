@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sluiceway._core._nothing import NOTHING
 from sluiceway.http import (
     BodyCursor,
     LastItemCursor,
@@ -17,7 +18,7 @@ from sluiceway.http import (
     get_path,
     parse_link_header,
 )
-from sluiceway.http._strategies import MISSING, PathError, Reply, items_at
+from sluiceway.http._strategies import PathError, Reply, items_at
 
 BASE = httpx.URL("https://api.example.com/v1/things?limit=2")
 
@@ -37,14 +38,14 @@ class TestPaths:
             ("a.b.0", 10),
             ("a.b.1.c", 3),
             ("a.b.-1.c", 3),
-            ("a.x", MISSING),
-            ("a.b.5", MISSING),
-            ("a.b.c", MISSING),
-            ("a.b.0.c", MISSING),
+            ("a.x", NOTHING),
+            ("a.b.5", NOTHING),
+            ("a.b.c", NOTHING),
+            ("a.b.0.c", NOTHING),
         ],
     )
     def test_dotted(self, path: str, value: object) -> None:
-        """Dotted paths reach into objects; numbers index lists; anything else is MISSING."""
+        """Dotted paths reach into objects; numbers index lists; anything else is NOTHING."""
         assert get_path({"a": {"b": [10, {"c": 3}]}}, path) == value
 
     def test_items_must_be_a_list(self) -> None:

@@ -24,24 +24,14 @@ from __future__ import annotations
 
 import linecache
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
+
+from ._nothing import NOTHING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Hashable
 
 __all__ = ["NOTHING", "Gen", "Sink", "Stage", "compile_pipeline", "fusable_prefix"]
-
-
-class _Nothing:
-    """The marker for 'no value yet' (``None`` is a value like any other)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<nothing>"
-
-
-NOTHING: Final = _Nothing()
 
 
 class Stage:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._core._callables import check_callable, check_count
+from .._core._nothing import NOTHING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = [
-    "MISSING",
     "BodyCursor",
     "Custom",
     "LastItemCursor",
@@ -40,17 +40,6 @@ __all__ = [
 ]
 
 
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-#: What :func:`get_path` gives for a path that is not in the body.
-MISSING: Any = _Missing()
-
-
 class PathError(Exception):
     """A path the strategy needs is missing or of the wrong kind (turned into BadPageError)."""
 
@@ -61,27 +50,27 @@ class PathError(Exception):
 
 
 def get_path(body: object, path: str) -> Any:
-    """The value at dotted ``path`` in ``body``, or :data:`MISSING`."""
+    """The value at dotted ``path`` in ``body``, or :data:`NOTHING`."""
     value: Any = body
     for part in path.split("."):
         if isinstance(value, dict):
             if part not in value:
-                return MISSING
+                return NOTHING
             value = value[part]  # pyright: ignore[reportUnknownVariableType]
         elif isinstance(value, list) and part.lstrip("-").isdigit():
             index = int(part)
             if not -len(value) <= index < len(value):  # pyright: ignore[reportUnknownArgumentType]
-                return MISSING
+                return NOTHING
             value = value[index]  # pyright: ignore[reportUnknownVariableType]
         else:
-            return MISSING
+            return NOTHING
     return value  # pyright: ignore[reportUnknownVariableType]  # a JSON value
 
 
 def items_at(body: object, path: str | None) -> list[Any]:
     """The list of items at ``path`` (the body itself for None); PathError otherwise."""
     value = body if path is None else get_path(body, path)
-    if value is MISSING:
+    if value is NOTHING:
         raise PathError(path or "", "no such path in the body")
     if not isinstance(value, list):
         what = "the body" if path is None else "the value"
@@ -197,7 +186,7 @@ class BodyCursor(Strategy):
 
     def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
         value = get_path(reply.body, self.cursor)
-        if value is MISSING or value is None or value == "":
+        if value is NOTHING or value is None or value == "":
             return Step(None, state)
         cursor = _scalar(value, self.cursor)
         return Step(
@@ -229,14 +218,14 @@ class LastItemCursor(Strategy):
 
     def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
         more = get_path(reply.body, self.has_more)
-        if more is MISSING:
+        if more is NOTHING:
             raise PathError(self.has_more, "no such path in the body")
         if not more:
             return Step(None, state)
         if not reply.items:
             return Step(None, state, claims_more=True)  # nothing to continue from
         last = get_path(reply.items[-1], self.key)
-        if last is MISSING:
+        if last is NOTHING:
             raise PathError(f"{self.items or ''}[-1].{self.key}", "the last item has no key")
         key = _scalar(last, self.key)
         return Step(base.copy_set_param(self.param, key), state, f"last key {key!r}")
@@ -278,7 +267,7 @@ class NextUrl(Strategy):
 
     def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
         value = get_path(reply.body, self.next)
-        if value is MISSING or value is None or value == "":
+        if value is NOTHING or value is None or value == "":
             return Step(None, state)
         if not isinstance(value, str):
             raise PathError(self.next, f"expected a URL string, got {type(value).__name__}")
@@ -405,7 +394,7 @@ class Offset(Strategy):
 def count_at(body: object, path: str) -> int:
     """The whole number at ``path`` (a total); PathError if absent or not a number."""
     value = get_path(body, path)
-    if value is MISSING:
+    if value is NOTHING:
         raise PathError(path, "no such path in the body")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise PathError(path, f"expected a number, got {type(value).__name__}")
