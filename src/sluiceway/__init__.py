@@ -13,17 +13,17 @@ asyncio (uvloop too) and trio::
 
 from . import errors as errors
 from ._core._lifecycle import grace_period as grace_period
-from ._core._stream import Stream as Stream
-from ._core._stream import borrow as borrow
-from ._core._stream import from_batches as from_batches
-from ._core._stream import stream as stream
+from ._stream import Stream as Stream
+from ._stream import borrow as borrow
+from ._stream import concat as concat
+from ._stream import from_batches as from_batches
+from ._stream import merge as merge
+from ._stream import stream as stream
+from ._stream import zip as zip
 from .errors import EmptyStreamError as EmptyStreamError
 from .errors import SluicewayError as SluicewayError
 from .errors import StreamConsumedError as StreamConsumedError
 from .errors import StreamNotEnteredError as StreamNotEnteredError
-from .ops import concat as concat
-from .ops import merge as merge
-from .ops import zip as zip
 
 __version__ = "0.1.0.dev0"
 

@@ -136,9 +136,7 @@ class TestLedger:
 
 def source() -> _Source:
     stream = postgres_changes("postgresql://127.0.0.1/test", slot="orders")
-    node = stream._node  # pyright: ignore[reportPrivateUsage]
-    assert isinstance(node, _Source)
-    return node
+    return stream._source  # pyright: ignore[reportPrivateUsage]
 
 
 class TestDriverErrors:

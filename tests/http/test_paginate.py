@@ -280,12 +280,28 @@ class TestPipelining:
         assert got == ITEMS
         assert stream.position["items"] == TOTAL
 
-    async def test_operators_after_it_need_async_with(self, api: Server, key: str) -> None:
-        """Once an operator took the paginator over, read-ahead asks for async with."""
-        stream = open_(api, "next_url", key).map(lambda item: item["n"])
-        with pytest.raises(sw.StreamNotEnteredError):
-            await anext(stream)
-        await stream.aclose()
+    async def test_operators_after_it_fetch_in_turn_too(self, api: Server, key: str) -> None:
+        """With operators after it and no async with, pages still come one after another."""
+        stream = open_(api, "next_url", key).map(lambda item: item)
+        got = [await anext(stream)]
+        await anyio.sleep(0.3)
+        assert len(api.requests(key)) == 1
+        got += [item async for item in stream]
+        assert got == ITEMS
+
+    async def test_operators_after_it_read_ahead_inside_async_with(
+        self, api: Server, key: str
+    ) -> None:
+        """Inside async with, the paginator under an operator reads the next page ahead."""
+        async with open_(api, "next_url", key).map(lambda item: item) as stream:
+            got = [await anext(stream)]
+            for _ in range(1000):  # up to 10 s: the next page is asked for without a pull
+                if len(api.requests(key)) >= 2:
+                    break
+                await anyio.sleep(0.01)
+            assert len(api.requests(key)) >= 2
+            got += [item async for item in stream]
+        assert got == ITEMS
 
 
 class TestFanOut:

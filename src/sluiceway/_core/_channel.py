@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, Callable
 
 __all__ = ["Channel", "Gate", "Waiters", "event_factory"]
 
@@ -217,7 +217,7 @@ class Channel:
         self.closed = self.stopped = True
         self._room.open()
 
-    async def receive(self) -> AsyncIterator[Any]:
+    async def receive(self) -> AsyncGenerator[Any, None]:
         """The consumer's side: items in order, then the failure or the end."""
         items = self._items
         room = self._room

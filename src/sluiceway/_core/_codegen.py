@@ -10,11 +10,15 @@ batch. The text depends only on the *shape* of the pipeline (which operators,
 sync or async, which sink); the user's functions and numbers are parameters, so
 each shape is compiled once per process and cached.
 
+The compiler knows no operator: each stage writes its own statements through
+:class:`CodeWriter` and names the objects its code uses (:meth:`Stage.names`).
+
 How stages end the stream early: a stage that is done (``take``,
 ``take_while``, ``first()``) raises a private ``BaseException`` subclass. Each
-``batch(size)`` stage opens a *level*: a ``try`` around everything upstream of
-it that catches the stops raised upstream and then flushes the partial batch
-downstream; stops raised downstream of every ``batch`` end the run. Stops are
+stage that holds items (``batch(size)``) opens a *level*: a ``try`` around
+everything upstream of it that catches the stops raised upstream, after which
+the stage flushes what it holds downstream (:meth:`Stage.flush`); stops raised
+downstream of every holding stage end the run. Stops are
 ``BaseException``s so that the ``except Exception`` handlers that deliver a
 partial batch before an upstream error never see them, and they never pass
 through user code.
@@ -26,12 +30,13 @@ import linecache
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ._lifecycle import Opened
 from ._nothing import NOTHING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Hashable
 
-__all__ = ["NOTHING", "Gen", "Sink", "Stage", "compile_pipeline", "fusable_prefix"]
+__all__ = ["CodeWriter", "Sink", "Stage", "compile_pipeline", "fusable_prefix"]
 
 
 class Stage:
@@ -54,8 +59,21 @@ class Stage:
         """Values the generated code reads, by short name (``f``, ``n``, ...)."""
         return {}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def names(self) -> dict[str, object]:
+        """Objects the generated code refers to by name (helpers, not parameters)."""
+        return {}
+
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         """Write this stage's statements for the item in ``x``, then ``rest()``."""
+        raise NotImplementedError
+
+    def flush(self, g: CodeWriter, k: int, rest: Callable[[], None], before_error: bool) -> None:
+        """A holding stage: hand what it holds downstream as ``x`` through ``rest()``.
+
+        Written once for the end of the stage's level and, with
+        ``before_error``, once inside the handler that runs before an upstream
+        error propagates (where ``rest()`` ignores downstream stops).
+        """
         raise NotImplementedError
 
 
@@ -75,28 +93,32 @@ class Sink:
     def params(self) -> dict[str, object]:
         return {}
 
-    def init(self, g: Gen) -> None:
+    def names(self) -> dict[str, object]:
+        """Objects the generated code refers to by name."""
+        return {}
+
+    def init(self, g: CodeWriter) -> None:
         """Statements before the loop."""
 
-    def item(self, g: Gen) -> None:
+    def item(self, g: CodeWriter) -> None:
         """Statements that take the item in ``x``."""
         raise NotImplementedError
 
-    def whole_batch(self, g: Gen) -> bool:
+    def whole_batch(self, g: CodeWriter) -> bool:
         """Statements that take a whole batch ``_b`` at once; False if unsupported."""
         return False
 
-    def unit_done(self, g: Gen) -> None:
+    def unit_done(self, g: CodeWriter) -> None:
         """Statements after each item or batch pulled from the source."""
 
-    def on_error(self, g: Gen) -> None:
+    def on_error(self, g: CodeWriter) -> None:
         """Statements run before an ``Exception`` from upstream propagates."""
 
-    def finish(self, g: Gen) -> None:
+    def finish(self, g: CodeWriter) -> None:
         """Statements after the loop (the result, or the last flush)."""
 
 
-class Gen:
+class CodeWriter:
     """A small code writer with per-stage names."""
 
     def __init__(self, n_levels: int) -> None:
@@ -139,6 +161,10 @@ class Gen:
         """The name of the stop class that stage k raises to end its level."""
         return f"_Stop{self.stop_level[k]}"
 
+    def stop_all(self) -> str:
+        """The name of the stop class that ends the whole run (a sink that is done)."""
+        return f"_Stop{self.n_levels - 1}"
+
 
 #: Stop classes are BaseExceptions so ``except Exception`` never catches them.
 class _Stop(BaseException):
@@ -171,7 +197,7 @@ _counter = 0
 
 
 def compile_pipeline(
-    batched: bool, stages: tuple[Stage, ...], sink: Sink, helpers: dict[str, object]
+    batched: bool, stages: tuple[Stage, ...], sink: Sink
 ) -> tuple[Callable[..., Any], tuple[object, ...]]:
     """Return the compiled function for this pipeline and the arguments to call it with.
 
@@ -187,19 +213,17 @@ def compile_pipeline(
     args.extend(sink.params().values())
     fn = _cache.get(key)
     if fn is None:
-        fn = _build(batched, stages, sink, helpers)
+        fn = _build(batched, stages, sink)
         _cache[key] = fn
     return fn, tuple(args)
 
 
-def _build(
-    batched: bool, stages: tuple[Stage, ...], sink: Sink, helpers: dict[str, object]
-) -> Callable[..., Any]:
+def _build(batched: bool, stages: tuple[Stage, ...], sink: Sink) -> Callable[..., Any]:
     global _counter
     holders = [k for k, s in enumerate(stages) if s.holds_items]
     # Level i belongs to the i-th holding stage; the last level is the whole run.
     n_levels = len(holders) + 1
-    g = Gen(n_levels)
+    g = CodeWriter(n_levels)
     for k in range(len(stages)):
         g.stop_level.append(next((i for i, h in enumerate(holders) if h > k), len(holders)))
 
@@ -248,21 +272,19 @@ def _build(
                     g.line("raise")
             return
         k = holders[i]
+
+        def guarded() -> None:
+            # A downstream stop (take, first) met by this last flush does not
+            # hide the error: the error happened and is raised.
+            with g.block("try:"):
+                chain(k + 1)()
+            with g.block("except _Stop:"):
+                g.line("pass")
+
         with g.block("except Exception:"):
-            with g.block(f"if not dn{k} and buf{k}:"):
-                g.line(f"x = buf{k}")
-                g.line(f"buf{k} = []")
-                # A downstream stop (take, first) met by this last batch does
-                # not hide the error: the error happened and is raised.
-                with g.block("try:"):
-                    chain(k + 1)()
-                with g.block("except _Stop:"):
-                    g.line("pass")
+            stages[k].flush(g, k, guarded, before_error=True)
             g.line("raise")
-        with g.block(f"if buf{k}:"):
-            g.line(f"x = buf{k}")
-            g.line(f"buf{k} = []")
-            chain(k + 1)()
+        stages[k].flush(g, k, chain(k + 1), before_error=False)
 
     sink.init(g)
     level(len(holders))
@@ -280,12 +302,11 @@ def _build(
 
     _counter += 1
     filename = f"<sluiceway pipeline {_counter}>"
-    namespace: dict[str, object] = {
-        "NOTHING": NOTHING,
-        "_Stop": _Stop,
-        **helpers,
-        **_stop_classes(n_levels),
-    }
+    namespace: dict[str, object] = {"NOTHING": NOTHING, "_Opened": Opened, "_Stop": _Stop}
+    for stage in stages:
+        namespace.update(stage.names())
+    namespace.update(sink.names())
+    namespace.update(_stop_classes(n_levels))
     exec(compile(source, filename, "exec"), namespace)
     # Keep the text so tracebacks through the pipeline show real lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_GRACE",
-    "Once",
+    "Opened",
     "beneath_sources",
     "close_within",
     "current_grace",
@@ -211,7 +211,7 @@ def beneath_sources(scope: anyio.CancelScope) -> Generator[None, None, None]:
         _below.reset(token)
 
 
-class Once(Generic[T]):
+class Opened(Generic[T]):
     """Hands an already-made iterator to ``async for`` without a second ``__aiter__`` call."""
 
     __slots__ = ("_it",)

@@ -9,6 +9,7 @@ it single items, pulled exactly as the consumer asks for them.
 from __future__ import annotations
 
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Generator,
@@ -21,20 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 from anyio.lowlevel import checkpoint
 
-from ._lifecycle import Once, close_within
+from ._lifecycle import Opened, close_within
 from ._scope import raise_first
 
 if TYPE_CHECKING:
+    from ._pipeline import Pipeline
     from ._scope import Scope
-    from ._stream import Stream
 
 __all__ = [
     "BATCH_SIZE",
     "AsyncSource",
     "BatchSource",
-    "GeneratorNode",
+    "Composite",
     "Node",
-    "OverStreams",
+    "Source",
     "SyncItems",
     "SyncSource",
     "is_iterable",
@@ -48,19 +49,41 @@ _SLICEABLE = (list, tuple, range)
 
 
 class Node:
-    """The start of a pipeline: opened at most once, closed exactly once."""
+    """The start of a pipeline: opened at most once, closed exactly once.
+
+    A node is an async iterable only so that ``Stream(node)`` takes it as the
+    stream's source, as it is; it is iterated through a Stream, never directly.
+    """
 
     __slots__ = ("_closed",)
 
     batched: bool = False
     #: Whether opening it starts background tasks, which need a Scope.
     needs_scope: bool = False
+    #: Whether it would use a Scope (to read ahead) when there is one; it runs without.
+    wants_scope: bool = False
     #: Whether the iterator ``open()`` returns may go to the consumer as it is:
     #: it is the node's own, and closing the node closes it.
     hands_out_own: bool = False
 
     def __init__(self) -> None:
         self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        raise TypeError(f"iterate a sluiceway.Stream over {self.describe()}, not the node itself")
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    def on_leave(self, leaving: BaseException | None) -> None:
+        """The consumer of the stream this node starts is done, before the node closes.
+
+        ``leaving`` is the consumer's exception (None for a clean exit of
+        ``async with`` or a terminal operation). Called once or more; a
+        source that acts on a clean exit (acknowledging) overrides it.
+        """
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         """Start producing: items, or sequences of items when ``batched``.
@@ -75,20 +98,31 @@ class Node:
         if self._closed:
             return
         self._closed = True
-        await self._release()
+        await self.release()
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
+        """Release what the node owns (called once, by :meth:`aclose`)."""
         raise NotImplementedError
 
     def describe(self) -> str:
         raise NotImplementedError
 
 
-class GeneratorNode(Node):
-    """A node whose items come from one async generator of its own, made by ``_run()``.
+class Source(Node):
+    """The internal source API: a node whose items come from one async generator of its own.
 
-    The generator goes to the consumer as it is (one hop less), and closing the
-    node closes it; a subclass that owns more extends ``_release``.
+    An I/O source (SSE, pagination, databases, brokers) subclasses it:
+
+    - :meth:`run` makes the generator (called once, when the stream starts,
+      with the stream's scope, or None outside ``async with``);
+    - :meth:`release` closes what else it owns, after calling the base one;
+    - :meth:`describe` names it in reprs;
+    - ``needs_scope`` / ``wants_scope`` say whether it must or may run
+      background tasks; :meth:`on_leave` hears of a clean exit;
+
+    and its public function returns ``Stream(source)`` (or a subclass of
+    Stream that keeps the source to expose its state). The generator goes to
+    the consumer as it is (one hop less), and closing the node closes it.
     """
 
     __slots__ = ("_gen",)
@@ -99,15 +133,15 @@ class GeneratorNode(Node):
         super().__init__()
         self._gen: AsyncIterator[Any] | None = None
 
-    def _run(self, scope: Scope | None) -> AsyncIterator[Any]:
+    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
         """The generator to hand out (called once, by ``open``)."""
         raise NotImplementedError
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        self._gen = self._run(scope)
+        self._gen = self.run(scope)
         return self._gen
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         if self._gen is not None:
             await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
 
@@ -139,7 +173,7 @@ class AsyncSource(Node):
         self._it = self._obj.__aiter__()
         return self._it
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         if self._owned:
             # A never-opened source is closed too, when it is an iterator itself.
             await _aclose_owned(self._it if self._it is not None else self._obj)
@@ -158,12 +192,12 @@ class _ChunkedSource(Node):
         self._obj = obj
         self._owned = owned
         self._it: Iterator[Any] | None = None
-        self._gen: AsyncIterator[Any] | None = None
+        self._gen: AsyncGenerator[Any, None] | None = None
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         gen = self._gen
         if gen is not None:
-            await gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+            await gen.aclose()
         if self._owned:
             await _aclose_owned(self._it if self._it is not None else self._obj)
 
@@ -185,15 +219,16 @@ class SyncSource(_ChunkedSource):
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         obj = self._obj
-        if type(obj) in _SLICEABLE:
-            self._gen = _slices(obj)  # type: ignore[arg-type]  # checked just above
+        # Exactly these types: a subclass may iterate differently from its slices.
+        if isinstance(obj, list | tuple | range) and type(obj) in _SLICEABLE:
+            self._gen = _slices(obj)
         else:
             self._it = iter(obj)
             self._gen = _chunks(self._it)
         return self._gen
 
 
-async def _slices(seq: Sequence[Any]) -> AsyncIterator[Sequence[Any]]:
+async def _slices(seq: Sequence[Any]) -> AsyncGenerator[Sequence[Any], None]:
     if len(seq) <= BATCH_SIZE:
         if seq:
             yield seq
@@ -206,7 +241,7 @@ async def _slices(seq: Sequence[Any]) -> AsyncIterator[Sequence[Any]]:
         start += BATCH_SIZE
 
 
-async def _chunks(it: Iterator[Any]) -> AsyncIterator[list[Any]]:
+async def _chunks(it: Iterator[Any]) -> AsyncGenerator[list[Any], None]:
     while True:
         chunk: list[Any] = []
         try:
@@ -234,7 +269,7 @@ class SyncItems(_ChunkedSource):
         return self._gen
 
 
-async def _one_by_one(it: Iterator[Any]) -> AsyncIterator[Any]:
+async def _one_by_one(it: Iterator[Any]) -> AsyncGenerator[Any, None]:
     for count, item in enumerate(it, 1):
         yield item
         if count % BATCH_SIZE == 0:
@@ -251,7 +286,7 @@ class BatchSource(Node):
         super().__init__()
         self._obj = obj
         self._it: AsyncIterator[Any] | Iterator[Any] | None = None
-        self._gen: AsyncIterator[Any] | None = None
+        self._gen: AsyncGenerator[Any, None] | None = None
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         obj = self._obj
@@ -263,9 +298,9 @@ class BatchSource(Node):
             self._gen = _sync_batches(self._it)
         return self._gen
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+            await self._gen.aclose()
         await _aclose_owned(self._it if self._it is not None else self._obj)
 
     def describe(self) -> str:
@@ -279,12 +314,12 @@ def _as_sequence(batch: Iterable[Any]) -> Sequence[Any]:
     return list(batch)
 
 
-async def _async_batches(it: AsyncIterator[Iterable[Any]]) -> AsyncIterator[Sequence[Any]]:
-    async for batch in Once(it):
+async def _async_batches(it: AsyncIterator[Iterable[Any]]) -> AsyncGenerator[Sequence[Any], None]:
+    async for batch in Opened(it):
         yield _as_sequence(batch)
 
 
-async def _sync_batches(it: Iterator[Iterable[Any]]) -> AsyncIterator[Sequence[Any]]:
+async def _sync_batches(it: Iterator[Iterable[Any]]) -> AsyncGenerator[Sequence[Any], None]:
     first = True
     for batch in it:
         if not first:
@@ -313,8 +348,8 @@ def node_for(source: object, *, owned: bool = True, where: str = "stream") -> No
     )
 
 
-class OverStreams(Node):
-    """A node that reads other streams (concat, zip, timeout, tee, segments).
+class Composite(Node):
+    """A node that reads other pipelines (concat, zip, timeout, tee, segments).
 
     It needs a scope if any of its inputs does; closing it closes the
     iterator :meth:`run` returned, then every input (all of them, the first
@@ -323,14 +358,18 @@ class OverStreams(Node):
 
     __slots__ = ("_inputs", "_it")
 
-    def __init__(self, inputs: list[Stream[Any]]) -> None:
+    def __init__(self, inputs: list[Pipeline]) -> None:
         super().__init__()
         self._inputs = inputs
         self._it: AsyncIterator[Any] | None = None
 
     @property
     def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the inputs
-        return any(stream._needs_scope for stream in self._inputs)  # pyright: ignore[reportPrivateUsage]
+        return any(pipe.needs_scope for pipe in self._inputs)
+
+    @property
+    def wants_scope(self) -> bool:  # type: ignore[override]  # computed from the inputs
+        return any(pipe.wants_scope for pipe in self._inputs)
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         self._it = self.run(scope)
@@ -340,7 +379,7 @@ class OverStreams(Node):
         """Start reading the inputs; the items (or batches) come out of the result."""
         raise NotImplementedError
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         try:
             if self._it is not None:
                 await self._it.aclose()  # type: ignore[attr-defined]  # an async generator
@@ -349,9 +388,9 @@ class OverStreams(Node):
 
     async def release_inputs(self) -> None:
         errors: list[BaseException] = []
-        for stream in self._inputs:
+        for pipe in self._inputs:
             try:
-                await stream.aclose()
+                await pipe.aclose()
             except BaseException as exc:
                 errors.append(exc)
         raise_first(errors, None)

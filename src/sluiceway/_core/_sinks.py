@@ -1,16 +1,19 @@
-"""Where a compiled pipeline delivers its items: a consumer or a terminal operation."""
+"""Where a compiled pipeline delivers its items to an ``async for``: one by one, or in batches.
+
+The terminal operations' sinks (``to_list``, ``reduce``, ...) live with the
+operators, in ``sluiceway.ops._terminal``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._callables import check_callable, is_async_callable
-from ._codegen import NOTHING, Gen, Sink
+from ._codegen import CodeWriter, Sink
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable
+    from collections.abc import Hashable
 
-__all__ = ["Batches", "Count", "First", "Foreach", "Items", "Last", "Reduce", "ToList"]
+__all__ = ["Batches", "Items"]
 
 
 class Items(Sink):
@@ -22,10 +25,10 @@ class Items(Sink):
     def shape(self) -> Hashable:
         return ("items",)
 
-    def item(self, g: Gen) -> None:
+    def item(self, g: CodeWriter) -> None:
         g.line("yield x")
 
-    def finish(self, g: Gen) -> None:
+    def finish(self, g: CodeWriter) -> None:
         pass
 
 
@@ -43,168 +46,26 @@ class Batches(Sink):
     def shape(self) -> Hashable:
         return ("batches",)
 
-    def init(self, g: Gen) -> None:
+    def init(self, g: CodeWriter) -> None:
         g.init("out = []")
 
-    def item(self, g: Gen) -> None:
+    def item(self, g: CodeWriter) -> None:
         g.line("out.append(x)")
 
-    def whole_batch(self, g: Gen) -> bool:
+    def whole_batch(self, g: CodeWriter) -> bool:
         with g.block("if _b:"):
             g.line("yield list(_b)")
         return True
 
-    def unit_done(self, g: Gen) -> None:
+    def unit_done(self, g: CodeWriter) -> None:
         with g.block("if out:"):
             g.line("yield out")
             g.line("out = []")
 
-    def on_error(self, g: Gen) -> None:
+    def on_error(self, g: CodeWriter) -> None:
         with g.block("if out:"):
             g.line("yield out")
 
-    def finish(self, g: Gen) -> None:
+    def finish(self, g: CodeWriter) -> None:
         with g.block("if out:"):
             g.line("yield out")
-
-
-class ToList(Sink):
-    __slots__ = ()
-
-    def shape(self) -> Hashable:
-        return ("to_list",)
-
-    def init(self, g: Gen) -> None:
-        g.init("out = []")
-        g.init("append = out.append")
-
-    def item(self, g: Gen) -> None:
-        g.line("append(x)")
-
-    def whole_batch(self, g: Gen) -> bool:
-        g.line("out.extend(_b)")
-        return True
-
-    def finish(self, g: Gen) -> None:
-        g.line("return out")
-
-
-class Count(Sink):
-    __slots__ = ()
-
-    def shape(self) -> Hashable:
-        return ("count",)
-
-    def init(self, g: Gen) -> None:
-        g.init("count = 0")
-
-    def item(self, g: Gen) -> None:
-        g.line("count += 1")
-
-    def whole_batch(self, g: Gen) -> bool:
-        g.line("count += len(_b)")
-        return True
-
-    def finish(self, g: Gen) -> None:
-        g.line("return count")
-
-
-class _Pick(Sink):
-    """first() / last(): one item, or EmptyStreamError."""
-
-    __slots__ = ()
-    name = ""
-
-    def shape(self) -> Hashable:
-        return (self.name,)
-
-    def init(self, g: Gen) -> None:
-        g.init("found = NOTHING")
-
-    def finish(self, g: Gen) -> None:
-        with g.block("if found is NOTHING:"):
-            g.line(f'raise EmptyStreamError("{self.name}() on a stream with no items")')
-        g.line("return found")
-
-
-class First(_Pick):
-    __slots__ = ()
-    name = "first"
-
-    def item(self, g: Gen) -> None:
-        g.line("found = x")
-        g.line(f"raise _Stop{g.n_levels - 1}")
-
-
-class Last(_Pick):
-    __slots__ = ()
-    name = "last"
-
-    def item(self, g: Gen) -> None:
-        g.line("found = x")
-
-    def whole_batch(self, g: Gen) -> bool:
-        with g.block("if _b:"):
-            g.line("found = _b[-1]")
-        return True
-
-
-class Reduce(Sink):
-    """``reduce(fn, initial)``; without an initial value the first item starts it."""
-
-    __slots__ = ("fn", "initial", "is_async")
-
-    def __init__(self, fn: Callable[..., Any], initial: object) -> None:
-        check_callable(fn, "reduce")
-        self.fn = fn
-        self.initial = initial
-        self.is_async = is_async_callable(fn)
-
-    def shape(self) -> Hashable:
-        return ("reduce", self.is_async, self.initial is NOTHING)
-
-    def params(self) -> dict[str, object]:
-        return {"f": self.fn, "i": self.initial}
-
-    def init(self, g: Gen) -> None:
-        g.init("acc = _i")
-
-    def item(self, g: Gen) -> None:
-        step = f"acc = {g.call(self.is_async, '_f', 'acc', 'x')}"
-        if self.initial is NOTHING:
-            with g.block("if acc is NOTHING:"):
-                g.line("acc = x")
-            with g.block("else:"):
-                g.line(step)
-        else:
-            g.line(step)
-
-    def finish(self, g: Gen) -> None:
-        if self.initial is NOTHING:
-            with g.block("if acc is NOTHING:"):
-                g.line(
-                    'raise EmptyStreamError("reduce() of a stream with no items '
-                    'and no initial value")'
-                )
-        g.line("return acc")
-
-
-class Foreach(Sink):
-    __slots__ = ("fn", "is_async")
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        check_callable(fn, "foreach")
-        self.fn = fn
-        self.is_async = is_async_callable(fn)
-
-    def shape(self) -> Hashable:
-        return ("foreach", self.is_async)
-
-    def params(self) -> dict[str, object]:
-        return {"f": self.fn}
-
-    def item(self, g: Gen) -> None:
-        g.line(g.call(self.is_async, "_f", "x"))
-
-    def finish(self, g: Gen) -> None:
-        g.line("return None")

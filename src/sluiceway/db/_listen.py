@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._callables import check_count
 from .._core._lifecycle import close_within
-from .._core._nodes import GeneratorNode
-from .._core._stream import Stream
+from .._core._nodes import Source
+from .._stream import Stream
 from ..errors import ListenDisconnectedError, ListenOverflowError
 from ._drivers import driver_of, require_asyncio
 
@@ -48,7 +48,7 @@ class Notification:
     pid: int
 
 
-class _Listen(GeneratorNode):
+class _Listen(Source):
     """The node of a listen() stream: LISTEN when opened, UNLISTEN when closed."""
 
     __slots__ = ("_buffer", "_channel", "_conn", "_driver")
@@ -60,7 +60,7 @@ class _Listen(GeneratorNode):
         self._channel = channel
         self._buffer = buffer
 
-    def _run(self, scope: Scope | None) -> AsyncIterator[Notification]:
+    def run(self, scope: Scope | None) -> AsyncIterator[Notification]:
         return self._asyncpg() if self._driver == "asyncpg" else self._psycopg()
 
     def describe(self) -> str:
@@ -192,4 +192,4 @@ def listen(
             "listen() needs a psycopg connection in autocommit mode (LISTEN inside a "
             "transaction only starts at COMMIT): connect with autocommit=True"
         )
-    return Stream._from(_Listen(driver, conn, channel, size))  # pyright: ignore[reportPrivateUsage]
+    return Stream(_Listen(driver, conn, channel, size))

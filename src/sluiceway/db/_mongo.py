@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core._callables import is_async_callable
-from .._core._nodes import GeneratorNode
-from .._core._stream import Stream
+from .._core._nodes import Source
+from .._stream import Stream
 from ..errors import HistoryLost
 
 try:
@@ -46,7 +46,7 @@ __all__ = ["HISTORY_LOST", "MongoChangeStream", "mongo_changes"]
 HISTORY_LOST = 286
 
 
-class _Source(GeneratorNode):
+class _Source(Source):
     """The watch loop, as the node of a MongoChangeStream."""
 
     __slots__ = ("_kwargs", "_outstanding", "_save", "_watchable", "clean_exit", "token")
@@ -70,7 +70,13 @@ class _Source(GeneratorNode):
     def describe(self) -> str:
         return f"mongo_changes({self._watchable!r})"
 
-    def _run(self, scope: Scope | None) -> AsyncIterator[Mapping[str, Any]]:
+    def on_leave(self, leaving: BaseException | None) -> None:
+        # A clean exit of `async with` (or a terminal operation): the consumer
+        # is done with the last change it was given.
+        if leaving is None:
+            self.clean_exit = True
+
+    def run(self, scope: Scope | None) -> AsyncIterator[Mapping[str, Any]]:
         return self._changes()
 
     async def _commit(self, token: Mapping[str, Any] | None) -> None:
@@ -141,21 +147,15 @@ class MongoChangeStream(Stream[Mapping[str, Any]]):
     ``resume_after=`` to continue in another process without skipping one.
     """
 
-    __slots__ = ()
+    __slots__ = ("_source",)
 
-    @property
-    def _source(self) -> _Source:
-        node = self._node
-        assert isinstance(node, _Source)
-        return node
+    def __init__(self, source: _Source) -> None:
+        super().__init__(source)
+        self._source = source
 
     @property
     def resume_token(self) -> Mapping[str, Any] | None:
         return self._source.token
-
-    def _on_leave(self, leaving: BaseException | None) -> None:
-        if leaving is None:
-            self._source.clean_exit = True
 
 
 def mongo_changes(
@@ -215,5 +215,4 @@ def mongo_changes(
         kwargs["resume_after"] = resume_after
     if start_after is not None:
         kwargs["start_after"] = start_after
-    stream: MongoChangeStream = MongoChangeStream._from(_Source(watchable, kwargs, save))  # type: ignore[assignment]
-    return stream
+    return MongoChangeStream(_Source(watchable, kwargs, save))

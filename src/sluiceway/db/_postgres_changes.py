@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from .._core._callables import check_count, check_seconds
-from .._core._nodes import GeneratorNode
-from .._core._stream import Stream
+from .._core._nodes import Source
+from .._stream import Stream
 from ..errors import ChangeStreamError, HistoryLost
 
 try:
@@ -330,7 +330,7 @@ FROM pg_replication_slots WHERE slot_name = $1
 """
 
 
-class _Source(GeneratorNode):
+class _Source(Source):
     """The read-wait-acknowledge loop, as the node of a ChangeStream."""
 
     __slots__ = (
@@ -365,10 +365,20 @@ class _Source(GeneratorNode):
     def where(self) -> str:
         return f"replication slot {self._opts['slot']!r}"
 
+    @property
+    def slot(self) -> str:
+        return str(self._opts["slot"])
+
     def describe(self) -> str:
         return f"postgres_changes(slot={self._opts['slot']!r})"
 
-    def _run(self, scope: Scope | None) -> AsyncIterator[Change]:
+    def on_leave(self, leaving: BaseException | None) -> None:
+        # Leaving `async with` (or a terminal operation) without an error means
+        # the consumer is done with the last change it was given.
+        if leaving is None:
+            self.clean_exit = True
+
+    def run(self, scope: Scope | None) -> AsyncIterator[Change]:
         return self._changes()
 
     # -- acknowledging ---------------------------------------------------
@@ -663,18 +673,16 @@ class ChangeStream(Stream[Change]):
     position on the server (``X/Y``; None until the stream has started).
     """
 
-    __slots__ = ()
+    __slots__ = ("_source",)
 
-    @property
-    def _source(self) -> _Source:
-        node = self._node
-        assert isinstance(node, _Source)
-        return node
+    def __init__(self, source: _Source) -> None:
+        super().__init__(source)
+        self._source = source
 
     @property
     def slot(self) -> str:
         """The replication slot's name."""
-        return str(self._source._opts["slot"])  # pyright: ignore[reportPrivateUsage]
+        return self._source.slot
 
     @property
     def checkpoint(self) -> str | None:
@@ -695,12 +703,6 @@ class ChangeStream(Stream[Change]):
             ValueError: ``change`` was not delivered by this stream yet.
         """
         self._source.ack(change)
-
-    def _on_leave(self, leaving: BaseException | None) -> None:
-        # Leaving `async with` (or a terminal operation) without an error means
-        # the consumer is done with the last change it was given.
-        if leaving is None:
-            self._source.clean_exit = True
 
 
 def _check_tables(tables: str | Iterable[str] | None) -> str | None:
@@ -826,8 +828,7 @@ def postgres_changes(
         "channel": channel,
         "heartbeat": check_seconds(heartbeat, "postgres_changes", "heartbeat"),
     }
-    stream: ChangeStream = ChangeStream._from(_Source(conn_or_dsn, options))  # type: ignore[assignment]
-    return stream
+    return ChangeStream(_Source(conn_or_dsn, options))
 
 
 def _identifier(name: str) -> str:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._core._callables import check_count
 from .._core._lifecycle import close_within
-from .._core._nodes import GeneratorNode
-from .._core._stream import Stream
+from .._core._nodes import Source
+from .._stream import Stream
 from ._drivers import Driver, driver_of, require_asyncio
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _shown(query: str) -> str:
     return repr(one_line)
 
 
-class _Rows(GeneratorNode):
+class _Rows(Source):
     """The node of a RowStream: one driver generator, opened once."""
 
     __slots__ = ("_batch_size", "_conn", "_driver", "_params", "_query", "columns")
@@ -68,7 +68,7 @@ class _Rows(GeneratorNode):
         self._batch_size = batch_size
         self.columns: tuple[str, ...] | None = None
 
-    def _run(self, scope: Scope | None) -> AsyncIterator[Sequence[Any]]:
+    def run(self, scope: Scope | None) -> AsyncIterator[Sequence[Any]]:
         run = {
             "aiosqlite": self._aiosqlite,
             "asyncpg": self._asyncpg,
@@ -221,13 +221,15 @@ class RowStream(Stream[R_co]):
     asyncpg once the first row has arrived.
     """
 
-    __slots__ = ()
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: _Rows) -> None:
+        super().__init__(rows)
+        self._rows = rows
 
     @property
     def columns(self) -> tuple[str, ...] | None:
-        node = self._node
-        assert isinstance(node, _Rows)
-        return node.columns
+        return self._rows.columns
 
 
 @overload
@@ -293,5 +295,4 @@ def rows(
     if not isinstance(query, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(f"rows() expects the query as a str, got {type(query).__name__}")
     size = check_count(batch_size, "rows", "batch_size", minimum=1)
-    stream: RowStream[Any] = RowStream._from(_Rows(driver, conn, query, params, size))  # type: ignore[assignment]
-    return stream
+    return RowStream(_Rows(driver, conn, query, params, size))

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from .._core._callables import check_count
-from .._core._lifecycle import Once
-from .._core._nodes import GeneratorNode, OverStreams
-from .._core._stream import Stream
+from .._core._lifecycle import Opened
+from .._core._nodes import Composite, Source
+from .._core._pipeline import Pipeline
+from .._stream import Stream
 from .._transport._httpx import (
     BODY_START,
     add_missing,
@@ -40,6 +41,7 @@ from ..errors import (
     RepeatedPageError,
     RetriesExhaustedError,
 )
+from ..ops._flow import Prefetch
 from ._policy import RateLimiter, Retry, rate_limit_wait
 from ._strategies import (
     Custom,
@@ -60,7 +62,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("sluiceway.http needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
     from .._core._scope import Scope
 
@@ -538,7 +540,7 @@ class _Slot:
         self.error: Exception | None = None
 
 
-class _PageSource(GeneratorNode):
+class _PageSource(Source):
     """The fetch loop, as the node of the page stream."""
 
     __slots__ = ("_fetcher",)
@@ -551,12 +553,12 @@ class _PageSource(GeneratorNode):
     def needs_scope(self) -> bool:  # type: ignore[override]  # fan-out runs tasks
         return self._fetcher.opts.concurrency > 1
 
-    def _run(self, scope: Scope | None) -> AsyncIterator[Page]:
+    def run(self, scope: Scope | None) -> AsyncIterator[Page]:
         return self._fetcher.pages(scope)
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         try:
-            await super()._release()
+            await super().release()
         finally:
             await self._fetcher.close()
 
@@ -564,15 +566,16 @@ class _PageSource(GeneratorNode):
         return f"paginate({str(self._fetcher.opts.base)!r})"
 
 
-class _Paginate(OverStreams):
+class _Paginate(Composite):
     """Pages (read ahead or not) to the consumer: their items as batches, or whole.
 
     The page stream is built when the consumer starts: read ahead under the
-    engine's ``prefetch`` when there is a scope to run it in, or one page after
-    another when a bare ``async for`` iterates the paginator (``sequential``).
+    engine's ``prefetch`` when there is a scope to run it in (``wants_scope``
+    asks ``async with`` and the terminal operations for one), or one page
+    after another when a bare ``async for`` iterates it.
     """
 
-    __slots__ = ("_prefetch", "_source", "batched", "fetcher", "position", "sequential")
+    __slots__ = ("_prefetch", "_source", "batched", "fetcher", "position")
 
     def __init__(
         self, source: _PageSource, prefetch: int, fetcher: _Fetcher, position: dict[str, Any]
@@ -584,24 +587,27 @@ class _Paginate(OverStreams):
         self.fetcher = fetcher
         #: The position after the last page the consumer was given all of.
         self.position = position
-        #: Iterated without a scope: no read-ahead.
-        self.sequential = False
 
     @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # decided by the options
-        return (self._prefetch > 0 and not self.sequential) or self._source.needs_scope
+    def needs_scope(self) -> bool:  # type: ignore[override]  # fan-out runs tasks
+        return self._source.needs_scope
+
+    @property
+    def wants_scope(self) -> bool:  # type: ignore[override]  # decided by the options
+        return self._prefetch > 0
 
     def run(self, scope: Scope | None) -> AsyncIterator[Any]:
-        stream: Stream[Page] = Stream._from(self._source)  # pyright: ignore[reportPrivateUsage]
-        if scope is not None and self.needs_scope:
-            stream = stream.prefetch(self._prefetch - 1)
-        self._inputs.append(stream)
-        pages = stream._engine(False, scope, raw=True)  # pyright: ignore[reportPrivateUsage]
+        pipe = Pipeline(self._source)
+        if scope is not None and self._prefetch > 0:
+            ahead = self._prefetch - 1
+            pipe = pipe.around(lambda up: Prefetch([up], ahead), "prefetch")
+        self._inputs.append(pipe)
+        pages = pipe.start(False, scope, raw=True)
         return self._items(pages) if self.batched else self._whole(pages)
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         try:
-            await super()._release()
+            await super().release()
         finally:
             if not self._inputs:
                 # Never started: no page stream owns the source to close it.
@@ -611,7 +617,7 @@ class _Paginate(OverStreams):
         # The engine pulls the next batch only when the consumer wants the item
         # after the last one it has, so the position moves as the consumer is
         # handed a page's last item: never ahead of what it received.
-        async for page in Once(pages):
+        async for page in Opened(pages):
             items = page.items
             if len(items) > 1:
                 yield items[:-1]
@@ -620,7 +626,7 @@ class _Paginate(OverStreams):
                 yield items[-1:]
 
     async def _whole(self, pages: AsyncIterator[Page]) -> AsyncIterator[Page]:
-        async for page in Once(pages):
+        async for page in Opened(pages):
             self.position = page.position
             yield page
 
@@ -647,27 +653,12 @@ class PaginatedStream(Stream[T_co]):
     ``.batches()`` gives two lists per page: use :meth:`pages` for whole pages.
     """
 
-    __slots__ = ()
+    __slots__ = ("_paginator",)
 
-    @property
-    def _paginator(self) -> _Paginate:
-        node = self._node
-        assert isinstance(node, _Paginate)
-        return node
-
-    def _bare(self) -> None:
-        """Iterated with a bare ``async for`` (no scope): fetch one page after another."""
-        if self._scope is None and self._agen is None:
-            self._paginator.sequential = True
-
-    def __aiter__(self) -> AsyncIterator[T_co]:
-        self._bare()
-        return super().__aiter__()
-
-    def __anext__(self) -> Awaitable[T_co]:
-        if self._agen is None:
-            self._bare()
-        return super().__anext__()
+    def __init__(self, source: _Paginate | PaginatedStream[Any]) -> None:
+        """Over a paginator's node, or taking another PaginatedStream over."""
+        super().__init__(source)
+        self._paginator: _Paginate = source if isinstance(source, _Paginate) else source._paginator
 
     @property
     def position(self) -> dict[str, Any]:
@@ -681,12 +672,8 @@ class PaginatedStream(Stream[T_co]):
 
     def pages(self) -> PaginatedStream[Page]:
         """The same paginator, giving whole :class:`Page` objects instead of items."""
-        node = self._paginator
-        moved = self._move("stream its pages")
-        node.batched = False
-        out: PaginatedStream[Page] = PaginatedStream._from(node)  # type: ignore[assignment]
-        out._scope = moved._scope
-        moved._successor = out
+        out = PaginatedStream[Page](self)  # takes this one over (or raises)
+        out._paginator.batched = False
         return out
 
 
@@ -888,10 +875,7 @@ def paginate(
     initial = fetcher.position(
         start["call"], start["state"], start["skip"], start["pages"], start["items"]
     )
-    stream: PaginatedStream[Any] = PaginatedStream._from(  # type: ignore[assignment]
-        _Paginate(_PageSource(fetcher), prefetch, fetcher, initial)
-    )
-    return stream
+    return PaginatedStream(_Paginate(_PageSource(fetcher), prefetch, fetcher, initial))
 
 
 def pages(

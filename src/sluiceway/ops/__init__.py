@@ -1,12 +1,10 @@
-"""Operators by family.
+"""Operators by family: the nodes and stages behind the methods of :class:`sluiceway.Stream`.
 
-The operators themselves are methods of :class:`sluiceway.Stream`; this
-package holds their implementations (``_transform``, ``_slicing``, ``_batch``)
-and the functions that build one stream from several.
+``_transform``, ``_slicing``, ``_batch``, ``_flow``, ``_fanout``, ``_workers``
+and ``_combine`` hold the stages and nodes; ``_terminal`` the terminal
+operations' sinks. The engine (``sluiceway._core``) knows none of them; the
+stream layer (``sluiceway._stream``) builds them. Use the functions at the
+top level (``sluiceway.merge``, ``sluiceway.zip``, ``sluiceway.concat``).
 """
 
-from ._combine import concat as concat
-from ._combine import merge as merge
-from ._combine import zip as zip
-
-__all__ = ["concat", "merge", "zip"]
+__all__: list[str] = []

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._callables import check_count
-from .._core._codegen import Gen, Stage
-from .._core._pumps import Pumps
+from .._core._codegen import CodeWriter, Stage
+from .._core._funnel import Funnel
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Hashable
+    from collections.abc import AsyncGenerator, Callable, Hashable
 
     from .._core._channel import Channel
-    from .._core._stream import Stream
+    from .._core._pipeline import Pipeline
 
 __all__ = ["Batch", "TimedBatch"]
 
@@ -40,7 +40,7 @@ class Batch(Stage):
     def params(self) -> dict[str, object]:
         return {"n": self.size}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.init(f"buf{k} = []")
         # True while downstream runs, so an error from there is not flushed into it.
         g.init(f"dn{k} = False")
@@ -52,8 +52,15 @@ class Batch(Stage):
             rest()
             g.line(f"dn{k} = False")
 
+    def flush(self, g: CodeWriter, k: int, rest: Callable[[], None], before_error: bool) -> None:
+        # Before an error, not while downstream runs: the error came from there.
+        with g.block(f"if not dn{k} and buf{k}:" if before_error else f"if buf{k}:"):
+            g.line(f"x = buf{k}")
+            g.line(f"buf{k} = []")
+            rest()
 
-class TimedBatch(Pumps):
+
+class TimedBatch(Funnel):
     """Lists of up to ``size`` items, handed over ``timeout`` seconds after their first item.
 
     A background task reads upstream (at most ``size`` items ahead), so a
@@ -65,12 +72,12 @@ class TimedBatch(Pumps):
 
     __slots__ = ("_size", "_timeout")
 
-    def __init__(self, upstream: Stream[Any], size: int, timeout: float) -> None:
+    def __init__(self, upstream: Pipeline, size: int, timeout: float) -> None:
         super().__init__([upstream], size)
         self._size = size
         self._timeout = timeout
 
-    def _receive(self, channel: Channel) -> AsyncIterator[Any]:
+    def _receive(self, channel: Channel) -> AsyncGenerator[Any, None]:
         return _timed_batches(channel, self._size, self._timeout)
 
     def describe(self) -> str:
@@ -79,7 +86,7 @@ class TimedBatch(Pumps):
 
 async def _timed_batches(
     channel: Channel, size: int, wait_at_most: float
-) -> AsyncIterator[list[Any]]:
+) -> AsyncGenerator[list[Any], None]:
     while True:
         await channel.wait()
         if not channel.ready():

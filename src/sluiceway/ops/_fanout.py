@@ -6,13 +6,13 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._core._channel import Waiters
-from .._core._nodes import OverStreams
+from .._core._nodes import Composite
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+    from .._core._pipeline import Pipeline
     from .._core._scope import Scope
-    from .._core._stream import Stream
 
 __all__ = ["DEFAULT_TEE_BUFFER", "TeeChild", "TeeSource"]
 
@@ -43,7 +43,7 @@ class TeeSource:
         "upstream",
     )
 
-    def __init__(self, upstream: Stream[Any], n: int, buffer: int) -> None:
+    def __init__(self, upstream: Pipeline, n: int, buffer: int) -> None:
         self.upstream = upstream
         self._buffer = buffer
         self._items: deque[Any] = deque()
@@ -83,7 +83,7 @@ class TeeSource:
         self._pulling = True
         try:
             if self._pull is None:
-                self._pull = self.upstream._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
+                self._pull = self.upstream.start(False, scope, raw=True).__anext__
             self._items.append(await self._pull())
         except StopAsyncIteration:
             self._ended = True
@@ -117,7 +117,7 @@ class TeeSource:
             await self.upstream.aclose()
 
 
-class TeeChild(OverStreams):
+class TeeChild(Composite):
     """One reader of a tee; closing the last one closes the source."""
 
     __slots__ = ("_child", "_source")

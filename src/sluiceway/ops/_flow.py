@@ -8,20 +8,20 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._callables import check_count, check_seconds
-from .._core._codegen import Gen, Stage
-from .._core._nodes import OverStreams
-from .._core._pumps import Pumps
+from .._core._codegen import CodeWriter, Stage
+from .._core._funnel import Funnel
+from .._core._nodes import Composite
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Hashable
 
+    from .._core._pipeline import Pipeline
     from .._core._scope import Scope
-    from .._core._stream import Stream
 
 __all__ = ["Prefetch", "Throttle", "Timeout", "Window"]
 
 
-class Prefetch(Pumps):
+class Prefetch(Funnel):
     """Reads ahead in a background task: at most n items held, plus one being handed over."""
 
     __slots__ = ()
@@ -30,7 +30,7 @@ class Prefetch(Pumps):
         return f"{super().describe()} | prefetch({self._buffer})"
 
 
-class Timeout(OverStreams):
+class Timeout(Composite):
     """TimeoutError when the next item takes longer than ``seconds`` to arrive.
 
     The clock starts at each pull. On expiry the pending pull is cancelled
@@ -40,12 +40,12 @@ class Timeout(OverStreams):
 
     __slots__ = ("_seconds",)
 
-    def __init__(self, upstream: Stream[Any], seconds: float) -> None:
+    def __init__(self, upstream: Pipeline, seconds: float) -> None:
         super().__init__([upstream])
         self._seconds = seconds
 
     def run(self, scope: Scope | None) -> AsyncIterator[Any]:
-        pull = self._inputs[0]._engine(False, scope, raw=True).__anext__  # pyright: ignore[reportPrivateUsage]
+        pull = self._inputs[0].start(False, scope, raw=True).__anext__
         return _within(pull, self._seconds)
 
     def describe(self) -> str:
@@ -101,7 +101,10 @@ class Throttle(Stage):
     def params(self) -> dict[str, object]:
         return {"r": self.rate, "p": self.per}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def names(self) -> dict[str, object]:
+        return {"_Window": Window}
+
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.init(f"w{k} = _Window(r{k}, p{k})")
         g.line(f"await w{k}.wait()")
         rest()

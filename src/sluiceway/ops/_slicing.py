@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._core._callables import check_callable, check_count, is_async_callable
-from .._core._codegen import Gen, Stage
+from .._core._codegen import CodeWriter, Stage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable
@@ -27,7 +27,7 @@ class Take(Stage):
     def params(self) -> dict[str, object]:
         return {"n": self.n}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.init(f"c{k} = 0")
         g.check(f"if n{k} <= 0: raise {g.stop(k)}")
         g.line(f"c{k} += 1")
@@ -49,7 +49,7 @@ class Skip(Stage):
     def params(self) -> dict[str, object]:
         return {"n": self.n}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.init(f"c{k} = n{k}")
         with g.block(f"if c{k} > 0:"):
             g.line(f"c{k} -= 1")
@@ -79,7 +79,7 @@ class TakeWhile(_PredicateStage):
     __slots__ = ()
     name = "take_while"
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         with g.block(f"if not {g.call(self.is_async, f'p{k}', 'x')}:"):
             g.line(f"raise {g.stop(k)}")
         rest()
@@ -90,7 +90,7 @@ class DropWhile(_PredicateStage):
     nesting = 1
     name = "drop_while"
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.init(f"d{k} = True")
         with g.block(f"if d{k} and {g.call(self.is_async, f'p{k}', 'x')}:"):
             g.line("pass")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._core._callables import check_callable, check_int, is_async_callable
-from .._core._codegen import NOTHING, Gen, Stage
+from .._core._codegen import CodeWriter, Stage
+from .._core._lifecycle import close_within
+from .._core._nothing import NOTHING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable
+    from collections.abc import AsyncIterator, Callable, Hashable
 
 __all__ = ["Distinct", "Enumerate", "Filter", "FlatMap", "Map", "Scan"]
 
@@ -35,7 +37,7 @@ class Map(_FnStage):
     __slots__ = ()
     name = "map"
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.line(f"x = {g.call(self.is_async, f'f{k}', 'x')}")
         rest()
 
@@ -45,7 +47,7 @@ class Filter(_FnStage):
     nesting = 1
     name = "filter"
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         with g.block(f"if {g.call(self.is_async, f'f{k}', 'x')}:"):
             rest()
 
@@ -73,17 +75,37 @@ class FlatMap(Stage):
     def params(self) -> dict[str, object]:
         return {} if self.fn is None else {"f": self.fn}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def names(self) -> dict[str, object]:
+        return {"_close_inner": _close_inner}
+
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         value = "x" if self.fn is None else g.call(self.is_async, f"f{k}", "x")
         g.line(f"v{k} = {value}")
         with g.block(f'if hasattr(v{k}, "__aiter__"):'):
             g.line(f"it{k} = v{k}.__aiter__()")
-            with g.block("try:"), g.block(f"async for x in _Once(it{k}):"):
+            with g.block("try:"), g.block(f"async for x in _Opened(it{k}):"):
                 rest()
             with g.block("finally:"):
                 g.line(f"await _close_inner(v{k}, it{k})")
         with g.block("else:"), g.block(f"for x in v{k}:"):
             rest()
+
+
+async def _close_inner(value: object, it: AsyncIterator[Any]) -> None:
+    """Close an async iterable that flat_map got from the user's function.
+
+    One with an ``aclose`` of its own (a Stream) owns its iterator and closes
+    everything it holds with it; otherwise the iterator is closed, within the
+    grace period.
+    """
+    if value is not it:
+        own = getattr(value, "aclose", None)
+        if own is not None:
+            await own()
+            return
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        await close_within(aclose, it)
 
 
 class Scan(Stage):
@@ -103,7 +125,7 @@ class Scan(Stage):
     def params(self) -> dict[str, object]:
         return {"f": self.fn, "i": self.initial}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.init(f"a{k} = i{k}")
         step = f"a{k} = {g.call(self.is_async, f'f{k}', f'a{k}', 'x')}"
         if self.initial is NOTHING:
@@ -130,7 +152,7 @@ class Enumerate(Stage):
     def params(self) -> dict[str, object]:
         return {"s": self.start}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.init(f"c{k} = s{k}")
         g.line(f"x = (c{k}, x)")
         g.line(f"c{k} += 1")
@@ -155,7 +177,7 @@ class Distinct(Stage):
     def params(self) -> dict[str, object]:
         return {} if self.key is None else {"f": self.key}
 
-    def emit(self, g: Gen, k: int, rest: Callable[[], None]) -> None:
+    def emit(self, g: CodeWriter, k: int, rest: Callable[[], None]) -> None:
         g.init(f"seen{k} = set()")
         g.init(f"unhashable{k} = []")
         key = "x" if self.key is None else g.call(self.is_async, f"f{k}", "x")

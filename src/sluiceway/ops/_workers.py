@@ -30,7 +30,7 @@ import anyio
 
 from .._core._channel import Waiters, event_factory
 from .._core._lifecycle import (
-    Once,
+    Opened,
     beneath_sources,
     current_grace,
     drive,
@@ -39,10 +39,10 @@ from .._core._lifecycle import (
 from .._core._nodes import Node
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
+    from .._core._pipeline import Pipeline
     from .._core._scope import Scope
-    from .._core._stream import Stream
 
 __all__ = ["Workers"]
 
@@ -88,7 +88,7 @@ class Workers(Node):
     hands_out_own = True
 
     def __init__(
-        self, upstream: Stream[Any], fn: Callable[..., Any], is_async: bool, n: int, ordered: bool
+        self, upstream: Pipeline, fn: Callable[..., Any], is_async: bool, n: int, ordered: bool
     ) -> None:
         super().__init__()
         self._upstream = upstream
@@ -120,21 +120,21 @@ class Workers(Node):
         self._interrupted = False
         self._active = 0  # workers that may still deliver
         self._consumer: anyio.Event | None = None
-        self._receiver: AsyncIterator[Any] | None = None
+        self._receiver: AsyncGenerator[Any, None] | None = None
         self._scope: Scope | None = None
         self._grace = current_grace()
         self._give_up: float | None = None
         self._new_event: Callable[[], anyio.Event] = anyio.Event
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        assert scope is not None, "Stream._engine checks needs_scope"
+        assert scope is not None, "Pipeline.start checks needs_scope"
         self._scope = scope
         # Both need the running backend: made here, not in __init__.
         self._new_event = event_factory()
         self._reader = anyio.CancelScope()
         self._cancels = [anyio.CancelScope() for _ in range(self._n)]
         self._active = self._n
-        self._source = self._upstream._engine(False, scope, raw=True)  # pyright: ignore[reportPrivateUsage]
+        self._source = self._upstream.start(False, scope, raw=True)
         scope.spawn(self._read)
         for worker in range(self._n):
             scope.spawn(self._work, worker)
@@ -151,7 +151,7 @@ class Workers(Node):
 
     async def _read(self) -> None:
         if self._closed:
-            return  # the consumer left before this task ran; _release closes upstream
+            return  # the consumer left before this task ran; release() closes upstream
         self._reader_started = True
         cancel = self._reader
         assert cancel is not None
@@ -184,7 +184,7 @@ class Workers(Node):
         inbox, ready, reader_room, n = self._inbox, self._ready, self._reader_room, self._n
         ready_parked = ready.parked
         try:
-            async for item in Once(source):
+            async for item in Opened(source):
                 inbox.append(item)
                 if ready_parked and not ready.waking:
                     ready.wake_one()
@@ -319,7 +319,7 @@ class Workers(Node):
             return False
         return not self._ordered or self._next_out >= self._fail_at
 
-    async def _receive(self) -> AsyncIterator[Any]:
+    async def _receive(self) -> AsyncGenerator[Any, None]:
         out, room = self._out, self._room
         parked = room.parked
         while True:
@@ -356,7 +356,7 @@ class Workers(Node):
             if self._scope is not None:
                 self._scope.undelivered.append(exc)
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         self._limit = -1
         self._stop_reading()
         for worker in range(self._n):
@@ -366,7 +366,7 @@ class Workers(Node):
         if self._failure is not None and not self._delivered and self._scope is not None:
             self._scope.undelivered.append(self._failure)
         if self._receiver is not None:
-            await self._receiver.aclose()  # type: ignore[attr-defined]  # our own async generator
+            await self._receiver.aclose()
         if not self._reader_started:
             await self._upstream.aclose()  # the reader never ran: nothing of upstream started
 

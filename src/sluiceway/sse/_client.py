@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._callables import check_count, check_seconds
-from .._core._nodes import GeneratorNode
-from .._core._stream import Stream
+from .._core._nodes import Source
+from .._stream import Stream
 from .._transport._httpx import build_request, read_start
 from ..errors import SSEResponseError
 from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
@@ -73,7 +73,7 @@ class Reconnect:
         )
 
 
-class _Source(GeneratorNode):
+class _Source(Source):
     """The connection loop, as the node of an EventStream."""
 
     __slots__ = (
@@ -113,16 +113,16 @@ class _Source(GeneratorNode):
         """The server's last ``retry``, in milliseconds (None if it sent none)."""
         return None if self._decoder is None else self._decoder.reconnection_time
 
-    def _run(self, scope: Scope | None) -> AsyncIterator[Event]:
+    def run(self, scope: Scope | None) -> AsyncIterator[Event]:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(10.0, read=None), follow_redirects=True
             )
         return self._events(self._client)
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         try:
-            await super()._release()
+            await super().release()
         finally:
             if self._own_client and self._client is not None:
                 await self._client.aclose()
@@ -332,13 +332,11 @@ class EventStream(Stream[Event]):
     another process with ``connect(..., last_event_id=...)``.
     """
 
-    __slots__ = ()
+    __slots__ = ("_source",)
 
-    @property
-    def _source(self) -> _Source:
-        node = self._node
-        assert isinstance(node, _Source)
-        return node
+    def __init__(self, source: _Source) -> None:
+        super().__init__(source)
+        self._source = source
 
     @property
     def last_event_id(self) -> str:
@@ -420,5 +418,4 @@ def connect(
         "max_event_size": check_count(max_event_size, "connect", "max_event_size", minimum=1),
         "on_reconnect": on_reconnect,
     }
-    stream: EventStream = EventStream._from(_Source(client, options))  # type: ignore[assignment]
-    return stream
+    return EventStream(_Source(client, options))

@@ -21,20 +21,20 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._channel import Channel
-from ._lifecycle import Once, beneath_sources, current_grace, drive, warn_abandoned
+from ._lifecycle import Opened, beneath_sources, current_grace, drive, warn_abandoned
 from ._nodes import Node
 from ._scope import raise_first
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator
 
+    from ._pipeline import Pipeline
     from ._scope import Scope
-    from ._stream import Stream
 
-__all__ = ["Pumps"]
+__all__ = ["Funnel"]
 
 
-class Pumps(Node):
+class Funnel(Node):
     """Items of several streams, as they arrive, through one bounded channel."""
 
     __slots__ = (
@@ -52,7 +52,7 @@ class Pumps(Node):
     needs_scope = True
     hands_out_own = True
 
-    def __init__(self, parts: list[Stream[Any]], buffer: int) -> None:
+    def __init__(self, parts: list[Pipeline], buffer: int) -> None:
         super().__init__()
         self._parts = parts
         self._buffer = buffer
@@ -60,13 +60,13 @@ class Pumps(Node):
         self._waiting = [False] * len(parts)  # a task is parked at the channel
         self._cancels: list[anyio.CancelScope] = []  # made in open(): needs a running loop
         self._channel: Channel | None = None
-        self._receiver: AsyncIterator[Any] | None = None
+        self._receiver: AsyncGenerator[Any, None] | None = None
         self._scope: Scope | None = None
         self._grace = current_grace()
         self._give_up: float | None = None  # set when the tasks are asked to stop
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
-        assert scope is not None, "Stream._engine checks needs_scope"
+        assert scope is not None, "Pipeline.start checks needs_scope"
         self._scope = scope
         self._cancels = [anyio.CancelScope() for _ in self._parts]
         channel = self._channel = Channel(self._buffer, len(self._parts))
@@ -75,7 +75,7 @@ class Pumps(Node):
         self._receiver = self._receive(channel)
         return self._receiver
 
-    def _receive(self, channel: Channel) -> AsyncIterator[Any]:
+    def _receive(self, channel: Channel) -> AsyncGenerator[Any, None]:
         """The consumer's side; subclasses reshape it (timed batches)."""
         return channel.receive()
 
@@ -100,7 +100,7 @@ class Pumps(Node):
 
     async def _pump(self, index: int) -> None:
         if self._closed:
-            return  # the consumer left before this task ran; _release closes the part
+            return  # the consumer left before this task ran; release() closes the part
         self._started[index] = True
         part = self._parts[index]
         channel = self._channel
@@ -130,10 +130,10 @@ class Pumps(Node):
         finally:
             channel.producer_done(interrupted=interrupted)
 
-    async def _drain(self, index: int, part: Stream[Any], channel: Channel) -> None:
+    async def _drain(self, index: int, part: Pipeline, channel: Channel) -> None:
         put_nowait = channel.put_nowait
         waiting = self._waiting
-        async for item in Once(part._engine(False, self._scope, raw=True)):  # pyright: ignore[reportPrivateUsage]
+        async for item in Opened(part.start(False, self._scope, raw=True)):
             if channel.stopped:
                 break
             if not put_nowait(item):
@@ -150,7 +150,7 @@ class Pumps(Node):
         except Warning as exc:  # warnings turned into errors: raise it at the scope's exit
             self._report(exc)
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         channel = self._channel
         if channel is not None:
             pending = channel.undelivered()
@@ -159,7 +159,7 @@ class Pumps(Node):
             channel.close()
         self._stop_tasks()
         if self._receiver is not None:
-            await self._receiver.aclose()  # type: ignore[attr-defined]  # our own async generator
+            await self._receiver.aclose()
         errors: list[BaseException] = []
         for index, part in enumerate(self._parts):
             if not self._started[index]:
