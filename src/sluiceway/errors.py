@@ -9,6 +9,12 @@ The hierarchy::
     ├── StreamNotEnteredError (also RuntimeError)
     │       a stream with background work (merge, prefetch, ...) was
     │       iterated outside ``async with stream:``
+    ├── StreamInterruptedError (also RuntimeError)
+    │       the stream's background tasks were cancelled from outside while
+    │       its consumer, in another task, still waited for items
+    ├── CloseTimeoutError (also RuntimeError)
+    │       a terminal operation stopped early and a source did not finish
+    │       closing within the grace period (``sluiceway.grace_period``)
     ├── EmptyStreamError (also ValueError)
     │       first(), last() or reduce() without an initial value
     │       met a stream with no items
@@ -42,6 +48,7 @@ from __future__ import annotations
 __all__ = [
     "BadPageError",
     "ChangeStreamError",
+    "CloseTimeoutError",
     "CrossOriginError",
     "EmptyPagesError",
     "EmptyStreamError",
@@ -59,6 +66,7 @@ __all__ = [
     "SSEResponseError",
     "SluicewayError",
     "StreamConsumedError",
+    "StreamInterruptedError",
     "StreamNotEnteredError",
 ]
 
@@ -86,6 +94,30 @@ class StreamNotEnteredError(SluicewayError, RuntimeError):
     consumer controls. Iterate such a stream inside ``async with stream:``,
     or consume it with a terminal operation (``to_list()``, ``foreach()``,
     ...), which opens the scope itself. Raised before the first item.
+    """
+
+
+class StreamInterruptedError(SluicewayError, RuntimeError):
+    """The background tasks of a stream were cancelled while its consumer went on.
+
+    The tasks of ``merge``, ``prefetch``, ``map(concurrency=n)``, ... belong
+    to the scope ``async with stream:`` opened. When that scope is cancelled
+    from outside (its task was cancelled) while the consumer runs in another
+    task and is not cancelled itself, the consumer cannot get the items the
+    tasks would have read: its next pull raises this instead of ending the
+    stream as if it were complete. Enter the stream in the task that
+    iterates it.
+    """
+
+
+class CloseTimeoutError(SluicewayError, RuntimeError):
+    """A terminal operation stopped early and a source did not close in time.
+
+    ``first()``, ``take(n).to_list()`` and the like close the pipeline
+    before its end; a source whose cleanup took longer than the grace period
+    (:func:`sluiceway.grace_period`, 5 seconds by default) was abandoned with
+    a ``ResourceWarning``, and the operation raises this instead of returning
+    a result that was cut short.
     """
 
 

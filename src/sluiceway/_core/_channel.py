@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ..errors import StreamInterruptedError
+
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
 
@@ -244,4 +246,4 @@ class Channel:
         """
         if self._interrupted and not self.closed:
             await anyio.lowlevel.checkpoint()
-            raise RuntimeError("sluiceway: the stream's background tasks were cancelled")
+            raise StreamInterruptedError("sluiceway: the stream's background tasks were cancelled")

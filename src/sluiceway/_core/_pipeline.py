@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..errors import StreamConsumedError, StreamNotEnteredError
+from ..errors import CloseTimeoutError, StreamConsumedError, StreamNotEnteredError
 from ._codegen import Sink, Stage, compile_pipeline, fusable_prefix
 from ._lifecycle import Opened, beneath_sources
 from ._nodes import Composite, Node
@@ -291,7 +291,7 @@ class Pipeline:
                 errors.append(exc)
         if beneath.cancel_called and isinstance(failure, anyio.get_cancelled_exc_class()):
             # Cut short by the grace period of a close made before the end (warned).
-            failure = RuntimeError(
+            failure = CloseTimeoutError(
                 f"sluiceway: could not {what}: a source closed before its end did not "
                 "finish closing within the grace period"
             )

@@ -37,6 +37,7 @@ from .._core._lifecycle import (
     warn_abandoned,
 )
 from .._core._nodes import Node
+from ..errors import StreamInterruptedError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -334,7 +335,9 @@ class Workers(Node):
             if self._active == 0:
                 if self._interrupted and not self._closed:
                     await anyio.lowlevel.checkpoint()  # the consumer's own cancellation
-                    raise RuntimeError("sluiceway: the stream's background tasks were cancelled")
+                    raise StreamInterruptedError(
+                        "sluiceway: the stream's background tasks were cancelled"
+                    )
                 return
             event = self._consumer = self._new_event()
             await event.wait()
