@@ -49,8 +49,11 @@ class Funnel(Node):
         "_started",
         "_waiting",
     )
-    needs_scope = True
     hands_out_own = True
+
+    @property
+    def needs_scope(self) -> bool:
+        return True
 
     def __init__(self, parts: list[Pipeline], buffer: int) -> None:
         super().__init__()

@@ -58,16 +58,22 @@ class Node:
     __slots__ = ("_closed",)
 
     batched: bool = False
-    #: Whether opening it starts background tasks, which need a Scope.
-    needs_scope: bool = False
-    #: Whether it would use a Scope (to read ahead) when there is one; it runs without.
-    wants_scope: bool = False
     #: Whether the iterator ``open()`` returns may go to the consumer as it is:
     #: it is the node's own, and closing the node closes it.
     hands_out_own: bool = False
 
     def __init__(self) -> None:
         self._closed = False
+
+    @property
+    def needs_scope(self) -> bool:
+        """Whether opening it starts background tasks, which need a Scope."""
+        return False
+
+    @property
+    def wants_scope(self) -> bool:
+        """Whether it would use a Scope (to read ahead) when there is one; it runs without."""
+        return False
 
     def __aiter__(self) -> AsyncIterator[Any]:
         raise TypeError(f"iterate a sluiceway.Stream over {self.describe()}, not the node itself")
@@ -364,11 +370,11 @@ class Composite(Node):
         self._it: AsyncIterator[Any] | None = None
 
     @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # computed from the inputs
+    def needs_scope(self) -> bool:
         return any(pipe.needs_scope for pipe in self._inputs)
 
     @property
-    def wants_scope(self) -> bool:  # type: ignore[override]  # computed from the inputs
+    def wants_scope(self) -> bool:
         return any(pipe.wants_scope for pipe in self._inputs)
 
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:

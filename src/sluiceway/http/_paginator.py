@@ -550,7 +550,7 @@ class _PageSource(Source):
         self._fetcher = fetcher
 
     @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # fan-out runs tasks
+    def needs_scope(self) -> bool:  # fan-out runs tasks
         return self._fetcher.opts.concurrency > 1
 
     def run(self, scope: Scope | None) -> AsyncIterator[Page]:
@@ -589,11 +589,11 @@ class _Paginate(Composite):
         self.position = position
 
     @property
-    def needs_scope(self) -> bool:  # type: ignore[override]  # fan-out runs tasks
+    def needs_scope(self) -> bool:  # fan-out runs tasks
         return self._source.needs_scope
 
     @property
-    def wants_scope(self) -> bool:  # type: ignore[override]  # decided by the options
+    def wants_scope(self) -> bool:  # decided by the options
         return self._prefetch > 0
 
     def run(self, scope: Scope | None) -> AsyncIterator[Any]:

@@ -85,8 +85,11 @@ class Workers(Node):
         "_source",
         "_upstream",
     )
-    needs_scope = True
     hands_out_own = True
+
+    @property
+    def needs_scope(self) -> bool:
+        return True
 
     def __init__(
         self, upstream: Pipeline, fn: Callable[..., Any], is_async: bool, n: int, ordered: bool
