@@ -96,7 +96,7 @@ class Stream(Generic[T_co]):
                     f"{where}() expects async iterables or iterables, "
                     f"got {type(source).__name__}: {source!r}"
                 )
-            parts.append(stream(source))  # type: ignore[arg-type]  # checked just above
+            parts.append(stream(source))
         # Every part is checked before any of them is taken over.
         for part in parts:
             part._pipe.check_new(f"pass it to {where}()")
@@ -461,7 +461,7 @@ def _first(sources: tuple[object, ...], where: str) -> Stream[Any]:
         raise TypeError(
             f"{where}() expects async iterables or iterables, got {type(first).__name__}: {first!r}"
         )
-    return stream(first)  # type: ignore[arg-type]  # checked just above
+    return stream(first)
 
 
 def concat(*sources: AsyncIterable[T] | Iterable[T]) -> Stream[T]:

@@ -302,7 +302,7 @@ def _build(batched: bool, stages: tuple[Stage, ...], sink: Sink) -> Callable[...
 
     _counter += 1
     filename = f"<sluiceway pipeline {_counter}>"
-    namespace: dict[str, object] = {"NOTHING": NOTHING, "_Opened": Opened, "_Stop": _Stop}
+    namespace: dict[str, Any] = {"NOTHING": NOTHING, "_Opened": Opened, "_Stop": _Stop}
     for stage in stages:
         namespace.update(stage.names())
     namespace.update(sink.names())
@@ -310,6 +310,6 @@ def _build(batched: bool, stages: tuple[Stage, ...], sink: Sink) -> Callable[...
     exec(compile(source, filename, "exec"), namespace)
     # Keep the text so tracebacks through the pipeline show real lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    fn: Callable[..., Any] = namespace["_run"]  # type: ignore[assignment]
+    fn: Callable[..., Any] = namespace["_run"]
     fn.__qualname__ = fn.__name__ = "pipeline"
     return fn

@@ -18,7 +18,7 @@ from collections.abc import (
     Sequence,
 )
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from anyio.lowlevel import checkpoint
 
@@ -334,7 +334,7 @@ async def _sync_batches(it: Iterator[Iterable[Any]]) -> AsyncGenerator[Sequence[
         yield _as_sequence(batch)
 
 
-def is_iterable(obj: object) -> bool:
+def is_iterable(obj: object) -> TypeGuard[AsyncIterable[Any] | Iterable[Any]]:
     """Whether ``obj`` is an async iterable or an iterable."""
     return isinstance(obj, AsyncIterable | Iterable)
 

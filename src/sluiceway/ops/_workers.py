@@ -332,9 +332,10 @@ class Workers(Node):
                 if parked and not room.waking:
                     room.wake_one()
                 yield result
-            if self._failure_due() or (self._active == 0 and self._failure is not None):
+            failure = self._failure
+            if failure is not None and (self._active == 0 or self._failure_due()):
                 self._delivered = True
-                raise self._failure  # type: ignore[misc]  # checked just above
+                raise failure
             if self._active == 0:
                 if self._interrupted and not self._closed:
                     await anyio.lowlevel.checkpoint()  # the consumer's own cancellation
