@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from harness import Entry, Kind, Unavailable, Workload
 from sluiceway.db import rows
 
 #: Rows per run: the default run, and ``--quick``.
@@ -50,10 +51,6 @@ POSTGRES_DSN = os.environ.get("SLUICEWAY_TEST_POSTGRES", "postgresql://127.0.0.1
 PG_QUERY_ASYNCPG = f"SELECT g, repeat('x', {TEXT}) FROM generate_series(1, $1::int) AS g"
 PG_QUERY_PSYCOPG = f"SELECT g, repeat('x', {TEXT}) FROM generate_series(1, %s::int) AS g"
 SQLITE_QUERY = "SELECT n, s FROM rows WHERE n <= ? ORDER BY n"
-
-
-class Unavailable(Exception):
-    """A database a workload needs cannot be reached; its entries are skipped."""
 
 
 def add(total: int, row: Any) -> int:
@@ -340,9 +337,9 @@ async def aiosqlite_rows_count(n: int) -> int:
 
 
 #: For each driver: its prepare function and its entries as (name, kind, run, versus-name,
-#: expected); kind is "baseline", "reference", "peer" or "sluiceway".
+#: expected).
 Entries = list[
-    tuple[str, str, Callable[[int], Awaitable[object]], str | None, Callable[[int], object] | None]
+    tuple[str, Kind, Callable[[int], Awaitable[object]], str | None, Callable[[int], object] | None]
 ]
 
 FETCH_LOOP = "hand-written fetch(1000) loop"
@@ -437,3 +434,32 @@ def detail(driver: str) -> Callable[[int], str]:
         "aiosqlite": "a SQLite file in a temporary directory",
     }[driver]
     return lambda n: f"{n:,} rows (an int and a {TEXT}-character text) from {where}; ns per row"
+
+
+# -- the workloads --------------------------------------------------------------------
+
+
+def workload(driver: str) -> Workload:
+    """The ``db:<driver>`` table."""
+    prepare, baseline, entries = DRIVERS[driver]
+    return Workload(
+        title=f"{driver}: rows read from a server-side cursor and folded with "
+        "add(total, row) (count-only pair at the end)",
+        expected=expected_sum,
+        baseline=baseline,
+        entries=tuple(
+            Entry(name, run, kind, versus=versus, expected=expected)
+            for name, kind, run, versus, expected in entries
+        ),
+        fixed_n=ROWS,
+        quick_n=QUICK_ROWS,
+        baseline_label=baseline,
+        group="db",
+        prepare=prepare,
+        cleanup=cleanup,
+        detail=detail(driver),
+        targets=TARGETS.get(driver, ()),
+    )
+
+
+WORKLOADS: dict[str, Workload] = {f"db:{driver}": workload(driver) for driver in DRIVERS}

@@ -28,8 +28,10 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from harness import Entry, Workload
+
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator
 
     import httpx
 
@@ -201,12 +203,40 @@ async def ours_0(n: int) -> int:
     return await _ours(n, 0)
 
 
-def entries() -> dict[str, Callable[[int], Awaitable[int]]]:
-    return {"seed": seed, "ours_1": ours_1, "ours_2": ours_2, "ours_0": ours_0}
-
-
 def detail(n: int) -> str:
     return (
         f"{n} pages of {PAGE_ITEMS} items from a loopback cursor API answering after "
         f"{LATENCY * 1000:.0f} ms; {WORK * 1000:.0f} ms of consumer work per page"
     )
+
+
+# -- the workload ---------------------------------------------------------------------
+
+#: The project's acceptance target: paginate()'s time at most 0.6x the seed recipe's.
+TARGET = 0.6
+SEED = "seed recipe paginated_fetch (fetch, yield, then fetch the next)"
+OURS = "sluiceway paginate(prefetch=1)"
+
+WORKLOADS: dict[str, Workload] = {
+    "pages": Workload(
+        title=f"paginated API: {PAGES} pages ({QUICK_PAGES} in --quick), "
+        f"{LATENCY * 1000:.0f} ms server latency and {WORK * 1000:.0f} ms "
+        "of consumer work per page; seconds per run",
+        expected=expected,
+        baseline=SEED,
+        fixed_n=PAGES,
+        quick_n=QUICK_PAGES,
+        unit="s",
+        entries=(
+            Entry(SEED, seed, "baseline", requires="httpx"),
+            Entry(OURS, ours_1, "sluiceway", requires="httpx"),
+            Entry("sluiceway paginate(prefetch=2)", ours_2, "sluiceway", requires="httpx"),
+            Entry("sluiceway paginate(prefetch=0)", ours_0, "sluiceway", requires="httpx"),
+        ),
+        baseline_label="seed recipe",
+        prepare=prepare,
+        cleanup=cleanup,
+        detail=detail,
+        target=(OURS, 1 / TARGET),
+    )
+}
