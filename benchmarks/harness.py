@@ -81,7 +81,7 @@ class Workload:
     title: str
     expected: Callable[[int], object]
     entries: tuple[Entry, ...]
-    #: Name of the hand-written async generator entry (ratio 1.00).
+    #: Name of the baseline entry (ratio 1.00): a hand-written loop or generator, or a peer.
     baseline: str
     #: Name of the sync for-loop that calls the same functions, if the workload has one.
     sync_baseline: str | None = None
