@@ -162,7 +162,7 @@ def burn_wal(dsn: str, table: str, segments: int = 4) -> None:
         for _ in range(segments):
             conn.execute(
                 f"INSERT INTO {table} SELECT -g, repeat('x', 500) FROM generate_series(1, 300) g"
-            )  # type: ignore[arg-type]
-            conn.execute(f"DELETE FROM {table} WHERE id < 0")  # type: ignore[arg-type]
+            )
+            conn.execute(f"DELETE FROM {table} WHERE id < 0")
             conn.execute("SELECT pg_switch_wal()")
         conn.execute("CHECKPOINT")

@@ -97,8 +97,9 @@ class TestClassify:
 
     def test_an_unknown_sqlstate_is_read_from_the_instance(self) -> None:
         """A server error asyncpg has no class for still carries its SQLSTATE."""
-        error = asyncpg.exceptions.UnknownPostgresError("a new kind of failure")
-        error.sqlstate = "08P99"  # set per instance from the server's message
+        # As asyncpg builds it from the server's message fields (C: SQLSTATE, M: message).
+        error = asyncpg.PostgresError.new({"C": "08P99", "M": "a new kind", "S": "FATAL"})
+        assert type(error) is asyncpg.exceptions.UnknownPostgresError
         assert fault_of(error) is SlotFault.CONNECTION_LOST
 
     def test_anything_else_is_other(self) -> None:
