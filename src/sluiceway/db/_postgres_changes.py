@@ -18,10 +18,10 @@ change carries a ``checkpoint`` that ``after=`` accepts, for callers that keep
 their own per-change position.
 
 This module is the asyncpg adapter: :class:`_SlotReadLoop` reads, waits and
-acknowledges, and :func:`postgres_changes` checks the arguments. The
-sans-I/O parts live beside it: ``_wal2json`` turns wal2json rows into
-:class:`Change` values, ``_ledger`` keeps the book of what may be
-acknowledged, ``_slot_errors`` tells the driver's errors apart, and
+acknowledges, and :func:`postgres_changes` checks the arguments. Beside it,
+without I/O and without a driver: ``_wal2json`` turns wal2json rows into
+:class:`Change` values and ``_ledger`` keeps the book of what may be
+acknowledged. ``_slot_errors`` tells asyncpg's errors apart by SQLSTATE, and
 ``_wakeup`` holds the trigger that wakes an idle stream.
 """
 
@@ -50,6 +50,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
         "sluiceway.db.postgres_changes needs asyncpg: pip install 'sluiceway[postgres]'"
     ) from None
 
+# After the check above: it imports asyncpg as well.
 from ._slot_errors import DRIVER_ERRORS, slot_error
 
 if TYPE_CHECKING:
