@@ -38,6 +38,7 @@ def test_every_error_derives_from_the_root() -> None:
     for cls in classes:
         assert issubclass(cls, errors.SluicewayError)
     assert issubclass(errors.StreamConsumedError, RuntimeError)
+    assert issubclass(errors.UnsupportedBackendError, RuntimeError)
     assert issubclass(errors.EmptyStreamError, ValueError)
 
 

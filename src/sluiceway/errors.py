@@ -15,6 +15,9 @@ The hierarchy::
     ├── CloseTimeoutError (also RuntimeError)
     │       a terminal operation stopped early and a source did not finish
     │       closing within the grace period (``sluiceway.grace_period``)
+    ├── UnsupportedBackendError (also RuntimeError)
+    │       a database stream, whose drivers are asyncio-only, was
+    │       iterated on another event loop (trio)
     ├── EmptyStreamError (also ValueError)
     │       first(), last() or reduce() without an initial value
     │       met a stream with no items
@@ -68,6 +71,7 @@ __all__ = [
     "StreamConsumedError",
     "StreamInterruptedError",
     "StreamNotEnteredError",
+    "UnsupportedBackendError",
 ]
 
 
@@ -119,6 +123,24 @@ class CloseTimeoutError(SluicewayError, RuntimeError):
     a ``ResourceWarning``, and the operation raises this instead of returning
     a result that was cut short.
     """
+
+
+class UnsupportedBackendError(SluicewayError, RuntimeError):
+    """A database stream was iterated on an event loop its driver does not run on.
+
+    aiosqlite, asyncpg and psycopg's async connections are built on asyncio,
+    so ``sluiceway.db.rows()`` and ``listen()`` run on asyncio (uvloop too)
+    and raise this on trio, before touching the connection. Run them under
+    asyncio, or read the database in an asyncio thread and hand the rows
+    over. Still a ``RuntimeError``, as it was before it had its own type.
+
+    Attributes:
+        where: the function that was refused, e.g. ``"rows"``.
+    """
+
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 class EmptyStreamError(SluicewayError, ValueError):

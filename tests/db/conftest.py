@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 )
 def anyio_backend(request: pytest.FixtureRequest) -> Any:
     """asyncio and uvloop only: aiosqlite, asyncpg and psycopg's async connections run
-    on asyncio alone, so these tests cannot run on trio (rows() there raises a
-    RuntimeError, tested on its own in test_rows.py)."""
+    on asyncio alone, so these tests cannot run on trio (rows() and listen() there
+    raise UnsupportedBackendError, tested on its own in test_rows.py and test_listen.py)."""
     return request.param
 
 

@@ -9,7 +9,12 @@ import anyio
 import pytest
 
 from sluiceway.db import Notification, listen
-from sluiceway.errors import ListenDisconnectedError, ListenError, ListenOverflowError
+from sluiceway.errors import (
+    ListenDisconnectedError,
+    ListenError,
+    ListenOverflowError,
+    UnsupportedBackendError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -275,3 +280,23 @@ class TestArguments:
             listen(asyncpg_conn, "")
         with pytest.raises(ValueError, match="buffer >= 1"):
             listen(asyncpg_conn, "x", buffer=0)
+
+
+def test_trio_is_refused_clearly() -> None:
+    """On trio, iterating raises UnsupportedBackendError (a RuntimeError) naming listen(),
+    before the connection is touched."""
+    import asyncpg
+    import trio
+
+    class NeverConnected(asyncpg.Connection):
+        def __del__(self) -> None:  # asyncpg's would look for a connection
+            pass
+
+    # Never connected: the refusal comes first, so nothing of it is used.
+    conn = NeverConnected.__new__(NeverConnected)
+
+    async def main() -> None:
+        with pytest.raises(UnsupportedBackendError, match=r"listen\(\) runs only on asyncio"):
+            await listen(conn, "jobs").to_list()
+
+    trio.run(main)

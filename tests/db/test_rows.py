@@ -11,6 +11,7 @@ from db_support import Db, expected, make_sqlite_file, sqlite_write_blocked
 
 import sluiceway as sw
 from sluiceway.db import RowStream, rows
+from sluiceway.errors import UnsupportedBackendError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -374,15 +375,18 @@ class TestArguments:
 
 
 def test_trio_is_refused_clearly(sqlite_path: Path) -> None:
-    """On trio, iterating raises a RuntimeError that says the drivers are asyncio-only."""
+    """On trio, iterating raises UnsupportedBackendError (still a RuntimeError) that says
+    the drivers are asyncio-only."""
     import aiosqlite
     import trio
 
     conn = aiosqlite.connect(sqlite_path)  # not started: no thread, nothing to close
 
     async def main() -> None:
-        with pytest.raises(RuntimeError, match="only on asyncio"):
+        with pytest.raises(UnsupportedBackendError, match="only on asyncio") as info:
             await rows(conn, "SELECT 1").to_list()
+        assert isinstance(info.value, RuntimeError)
+        assert info.value.where == "rows"
 
     trio.run(main)
 

@@ -16,7 +16,7 @@ def sql(dsn: str, query: str, *params: object) -> list[tuple[Any, ...]]:
 
 def confirmed_lsn(dsn: str, slot: str) -> int:
     """The slot's acknowledged position on the server, as an int."""
-    from sluiceway.db._postgres_changes import parse_lsn
+    from sluiceway.db._wal2json import parse_lsn
 
     rows = sql(
         dsn, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", slot

@@ -12,7 +12,7 @@ from typing import Any
 
 from changes_support import confirmed_lsn, make_slot, slot_ready, sql
 
-from sluiceway.db._postgres_changes import parse_lsn
+from sluiceway.db._wal2json import parse_lsn
 
 
 def _default_sigint() -> None:

@@ -8,7 +8,7 @@ import pytest
 from changes_support import confirmed_lsn, make_slot, sql
 
 from sluiceway.db import Change, postgres_changes
-from sluiceway.db._postgres_changes import parse_lsn
+from sluiceway.db._wal2json import parse_lsn
 
 
 def ids(changes: list[Any]) -> list[object]:

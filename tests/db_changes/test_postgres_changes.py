@@ -11,7 +11,7 @@ import pytest
 from changes_support import confirmed_lsn, make_slot, slot_ready, sql
 
 from sluiceway.db import Change, add_wakeup_trigger, drop_wakeup_trigger, postgres_changes
-from sluiceway.db._postgres_changes import parse_lsn
+from sluiceway.db._wal2json import parse_lsn
 from sluiceway.errors import ChangeStreamError, HistoryLost
 
 

@@ -1,22 +1,27 @@
-"""The sans-I/O half of postgres_changes: wal2json rows to changes, and the acknowledgement book."""
+"""The sans-I/O half of postgres_changes: wal2json rows to changes, and the acknowledgement book.
+
+These modules import no driver: this file imports only them, and one test
+runs them in a process where asyncpg cannot be imported at all.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
-import asyncpg
 import pytest
 
-from sluiceway.db import postgres_changes
-from sluiceway.db._postgres_changes import (
-    Ledger,
-    _Source,
+from sluiceway.db._ledger import Ledger
+from sluiceway.db._wal2json import (
     format_lsn,
+    parse_checkpoint,
     parse_lsn,
     parse_transactions,
 )
-from sluiceway.errors import ChangeStreamError, HistoryLost
+from sluiceway.errors import ChangeStreamError
 
 
 def row(at: str, **record: object) -> tuple[str, str]:
@@ -91,6 +96,14 @@ class TestParse:
         with pytest.raises(ValueError, match="LSN"):
             parse_lsn("16-B374")
 
+    def test_checkpoints_read_back(self) -> None:
+        """A change's checkpoint reads back as (commit end, index); anything else is refused."""
+        first, _ = parse_transactions(ROWS)
+        assert parse_checkpoint(first.changes[1].checkpoint) == (0x1A0, 2)
+        for bad in ("0/1A0", "0/1A0#", "0/1A0#x", "zz#1"):
+            with pytest.raises(ValueError, match=r"checkpoint|LSN"):
+                parse_checkpoint(bad)
+
 
 class TestLedger:
     def changes(self) -> list[object]:
@@ -134,93 +147,50 @@ class TestLedger:
         assert ledger.idle
 
 
-def source() -> _Source:
-    stream = postgres_changes("postgresql://127.0.0.1/test", slot="orders")
-    return stream._source  # pyright: ignore[reportPrivateUsage]
+#: Runs this file's parser and ledger tests where asyncpg cannot be imported at all.
+WITHOUT_ASYNCPG = """
+import sys
+
+sys.modules["asyncpg"] = None  # `import asyncpg` now raises ImportError
+sys.path.insert(0, sys.argv[1])
+import test_sans_io as here
+
+ran = []
+for cls in (here.TestParse, here.TestLedger):
+    for name in sorted(vars(cls)):
+        if name.startswith("test_"):
+            getattr(cls(), name)()
+            ran.append(name)
+
+import sluiceway.db
+
+assert sluiceway.db.Change is here.parse_transactions(here.ROWS)[0].changes[0].__class__
+try:
+    sluiceway.db.postgres_changes
+except ImportError as exc:
+    refused = "sluiceway[postgres]" in str(exc)
+else:
+    refused = False
+print(len(ran), refused)
+"""
 
 
-class TestDriverErrors:
-    """Server errors as the typed errors that say what to do.
-
-    The messages are PostgreSQL 15's own, seen on this machine (an invalidated
-    slot was produced once by hand with max_slot_wal_keep_size; the tests do
-    not change the server's configuration, so they build the driver's
-    exceptions here).
-    """
-
-    @pytest.mark.parametrize(
-        ("error", "expected", "words"),
-        [
-            (
-                asyncpg.exceptions.ObjectNotInPrerequisiteStateError(
-                    'can no longer get changes from replication slot "orders"'
-                ),
-                HistoryLost,
-                "max_slot_wal_keep_size",
-            ),
-            (
-                asyncpg.exceptions.ObjectNotInPrerequisiteStateError(
-                    'replication slot "orders" cannot be advanced'
-                ),
-                HistoryLost,
-                "invalidated",
-            ),
-            (
-                asyncpg.UndefinedObjectError('replication slot "orders" does not exist'),
-                HistoryLost,
-                "does not exist any more",
-            ),
-            (
-                asyncpg.exceptions.UndefinedFileError(
-                    'could not access file "wal2json": No such file or directory'
-                ),
-                ChangeStreamError,
-                "apt-get install postgresql-<version>-wal2json",
-            ),
-            (
-                asyncpg.exceptions.InsufficientPrivilegeError(
-                    'library "wal2json" may not be used as an output plugin'
-                ),
-                ChangeStreamError,
-                "output_plugin_libraries",
-            ),
-            (
-                asyncpg.exceptions.ObjectInUseError(
-                    'replication slot "orders" is active for PID 4242'
-                ),
-                ChangeStreamError,
-                "one consumer per slot",
-            ),
-            (
-                asyncpg.exceptions.ObjectNotInPrerequisiteStateError(
-                    "cannot advance replication slot to 0/1D9D2F0, minimum is 0/1D9D3A8"
-                ),
-                ChangeStreamError,
-                "moved by someone else",
-            ),
-        ],
-    )
-    def test_translation(
-        self, error: asyncpg.PostgresError, expected: type[Exception], words: str
-    ) -> None:
-        """Each server error maps to its typed error, naming the slot and the remedy."""
-        translated = source()._translate(error)  # pyright: ignore[reportPrivateUsage]
-        assert type(translated) is expected
-        assert words in str(translated)
-        assert "'orders'" in str(translated)
-        assert translated.source == "replication slot 'orders'"
-
-    async def test_wal_level_not_logical(self, anyio_backend: object) -> None:
-        """A server without wal_level = logical is refused with how to fix it.
-
-        The real server here has logical decoding on, and tests do not change
-        its configuration, so this one answers SHOW wal_level with a stand-in.
-        """
-
-        class Replica:
-            async def fetchval(self, query: str) -> str:
-                assert query == "SHOW wal_level"
-                return "replica"
-
-        with pytest.raises(ChangeStreamError, match=r"wal_level = replica.*make services"):
-            await source()._prepare(Replica())  # type: ignore[arg-type]  # pyright: ignore[reportPrivateUsage]
+class TestWithoutDriver:
+    def test_the_sans_io_core_runs_without_asyncpg(self) -> None:
+        """Parsing and the ledger (every test above) run with asyncpg unimportable;
+        only the adapter asks for it, naming the extra."""
+        here = str(Path(__file__).parent)
+        out = subprocess.run(
+            [sys.executable, "-c", WITHOUT_ASYNCPG, here],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        tests = [
+            name
+            for cls in (TestParse, TestLedger)
+            for name in vars(cls)
+            if name.startswith("test_")
+        ]
+        assert out.stdout.split() == [str(len(tests)), "True"]

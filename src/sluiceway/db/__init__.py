@@ -20,12 +20,12 @@ from ._rows import rows as rows
 if TYPE_CHECKING:
     from ._mongo import MongoChangeStream as MongoChangeStream
     from ._mongo import mongo_changes as mongo_changes
-    from ._postgres_changes import DEFAULT_CHANNEL as DEFAULT_CHANNEL
-    from ._postgres_changes import Change as Change
     from ._postgres_changes import ChangeStream as ChangeStream
-    from ._postgres_changes import add_wakeup_trigger as add_wakeup_trigger
-    from ._postgres_changes import drop_wakeup_trigger as drop_wakeup_trigger
     from ._postgres_changes import postgres_changes as postgres_changes
+    from ._wakeup import DEFAULT_CHANNEL as DEFAULT_CHANNEL
+    from ._wakeup import add_wakeup_trigger as add_wakeup_trigger
+    from ._wakeup import drop_wakeup_trigger as drop_wakeup_trigger
+    from ._wal2json import Change as Change
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -43,13 +43,14 @@ __all__ = [
     "rows",
 ]
 
-# The change streams import their driver at module level: loaded on first use.
+# Loaded on first use: the change streams import their driver at module level,
+# and the pure modules beside them are not needed before a change stream is.
 _LAZY = {
-    "DEFAULT_CHANNEL": "_postgres_changes",
-    "Change": "_postgres_changes",
+    "DEFAULT_CHANNEL": "_wakeup",
+    "Change": "_wal2json",
     "ChangeStream": "_postgres_changes",
-    "add_wakeup_trigger": "_postgres_changes",
-    "drop_wakeup_trigger": "_postgres_changes",
+    "add_wakeup_trigger": "_wakeup",
+    "drop_wakeup_trigger": "_wakeup",
     "postgres_changes": "_postgres_changes",
     "MongoChangeStream": "_mongo",
     "mongo_changes": "_mongo",

@@ -11,6 +11,8 @@ import asyncio
 import sys
 from typing import Literal
 
+from ..errors import UnsupportedBackendError
+
 __all__ = ["Driver", "driver_of", "require_asyncio"]
 
 #: asyncpg connection (or pool connection proxy), asyncpg pool, psycopg 3
@@ -55,11 +57,12 @@ def driver_of(conn: object, where: str) -> Driver:
 
 
 def require_asyncio(where: str) -> None:
-    """RuntimeError unless an asyncio event loop (uvloop included) runs this task."""
+    """UnsupportedBackendError unless an asyncio event loop (uvloop included) runs this task."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        raise RuntimeError(
+        raise UnsupportedBackendError(
             f"{where}() runs only on asyncio (uvloop too): asyncpg, psycopg's async "
-            "connections and aiosqlite are asyncio-only drivers, so it cannot run on trio"
+            "connections and aiosqlite are asyncio-only drivers, so it cannot run on trio",
+            where=where,
         ) from None

@@ -166,7 +166,8 @@ def listen(
     A lost connection ends the stream with
     :class:`~sluiceway.errors.ListenDisconnectedError` (after the
     notifications already received). asyncio only (uvloop too), like the
-    drivers.
+    drivers: iterating on trio raises
+    :class:`~sluiceway.errors.UnsupportedBackendError`.
 
     Args:
         conn: an ``asyncpg.Connection`` or an autocommit ``psycopg.AsyncConnection``.

@@ -21,6 +21,8 @@ against a fake of pymongo's ``AsyncChangeStream`` surface (``watch()``,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .._core._callables import is_async_callable
@@ -46,25 +48,47 @@ __all__ = ["HISTORY_LOST", "MongoChangeStream", "mongo_changes"]
 HISTORY_LOST = 286
 
 
-class _Source(Source):
+@dataclass(frozen=True, slots=True)
+class _WatchOptions:
+    """mongo_changes()'s arguments for ``watch()``, checked."""
+
+    pipeline: list[Mapping[str, Any]] | None
+    resume_after: Mapping[str, Any] | None
+    start_after: Mapping[str, Any] | None
+    #: every other ``watch()`` option, passed through as given
+    extra: Mapping[str, Any]
+
+    def watch_kwargs(self, token: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``watch()``'s keyword arguments: resume after ``token`` unless start_after is set."""
+        kwargs = dict(self.extra)
+        if self.pipeline is not None:
+            kwargs["pipeline"] = self.pipeline
+        if self.resume_after is not None:
+            kwargs["resume_after"] = self.resume_after
+        if self.start_after is not None:
+            kwargs["start_after"] = self.start_after
+        elif token is not None:
+            kwargs["resume_after"] = token
+        return kwargs
+
+
+class _WatchLoop(Source):
     """The watch loop, as the node of a MongoChangeStream."""
 
-    __slots__ = ("_kwargs", "_outstanding", "_save", "_watchable", "clean_exit", "token")
+    __slots__ = ("_options", "_outstanding", "_save", "_watchable", "clean_exit", "token")
 
     def __init__(
         self,
         watchable: Any,
-        kwargs: dict[str, Any],
+        options: _WatchOptions,
         save: Callable[[Mapping[str, Any]], Any] | None,
     ) -> None:
         super().__init__()
         self._watchable = watchable
-        self._kwargs = kwargs
+        self._options = options
         self._save = save
         self._outstanding: Mapping[str, Any] | None = None
-        self.token: Mapping[str, Any] | None = kwargs.get("resume_after") or kwargs.get(
-            "start_after"
-        )
+        self.token: Mapping[str, Any] | None = options.resume_after or options.start_after
         self.clean_exit = False
 
     def describe(self) -> str:
@@ -105,11 +129,8 @@ class _Source(Source):
         return exc
 
     async def _changes(self) -> AsyncIterator[Mapping[str, Any]]:
-        kwargs = dict(self._kwargs)
-        if self.token is not None and "start_after" not in kwargs:
-            kwargs["resume_after"] = self.token
         try:
-            cursor = await self._watchable.watch(**kwargs)
+            cursor = await self._watchable.watch(**self._options.watch_kwargs(self.token))
         except OperationFailure as exc:
             raise self._translate(exc) from exc
         try:
@@ -149,7 +170,7 @@ class MongoChangeStream(Stream[Mapping[str, Any]]):
 
     __slots__ = ("_source",)
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: _WatchLoop) -> None:
         super().__init__(source)
         self._source = source
 
@@ -208,11 +229,10 @@ def mongo_changes(
         raise ValueError("mongo_changes() takes resume_after or start_after, not both")
     if save is not None and not callable(save):
         raise TypeError(f"mongo_changes() expects a callable save, got {type(save).__name__}")
-    kwargs: dict[str, Any] = dict(watch_options)
-    if pipeline is not None:
-        kwargs["pipeline"] = pipeline
-    if resume_after is not None:
-        kwargs["resume_after"] = resume_after
-    if start_after is not None:
-        kwargs["start_after"] = start_after
-    return MongoChangeStream(_Source(watchable, kwargs, save))
+    options = _WatchOptions(
+        pipeline=pipeline,
+        resume_after=resume_after,
+        start_after=start_after,
+        extra=MappingProxyType(dict(watch_options)),
+    )
+    return MongoChangeStream(_WatchLoop(watchable, options, save))

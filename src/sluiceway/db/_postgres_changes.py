@@ -17,21 +17,21 @@ at the last advance. Within one process nothing is delivered twice, and each
 change carries a ``checkpoint`` that ``after=`` accepts, for callers that keep
 their own per-change position.
 
-The sans-I/O part (:func:`parse_transactions`, :class:`Ledger`) turns wal2json
-rows into :class:`Change` values and keeps the book of what may be
-acknowledged; :class:`_Source` is the asyncpg adapter.
+This module is the asyncpg adapter: :class:`_SlotReadLoop` reads, waits and
+acknowledges, and :func:`postgres_changes` checks the arguments. Beside it,
+without I/O and without a driver: ``_wal2json`` turns wal2json rows into
+:class:`Change` values and ``_ledger`` keeps the book of what may be
+acknowledged. ``_slot_errors`` tells asyncpg's errors apart by SQLSTATE, and
+``_wakeup`` holds the trigger that wakes an idle stream.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -39,6 +39,9 @@ from .._core._callables import check_count, check_seconds
 from .._core._nodes import Source
 from .._stream import Stream
 from ..errors import ChangeStreamError, HistoryLost
+from ._ledger import Ledger
+from ._wakeup import DEFAULT_CHANNEL
+from ._wal2json import Change, format_lsn, parse_checkpoint, parse_lsn, parse_transactions
 
 try:
     import asyncpg
@@ -47,273 +50,36 @@ except ImportError:  # pragma: no cover - exercised only without the extra
         "sluiceway.db.postgres_changes needs asyncpg: pip install 'sluiceway[postgres]'"
     ) from None
 
+# After the check above: it imports asyncpg as well.
+from ._slot_errors import DRIVER_ERRORS, slot_error
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
 
     from .._core._scope import Scope
+    from ._wal2json import Transaction
 
-__all__ = [
-    "DEFAULT_CHANNEL",
-    "Change",
-    "ChangeStream",
-    "Ledger",
-    "Transaction",
-    "add_wakeup_trigger",
-    "drop_wakeup_trigger",
-    "format_lsn",
-    "parse_lsn",
-    "parse_transactions",
-    "postgres_changes",
-]
+__all__ = ["ChangeStream", "postgres_changes"]
 
-#: The LISTEN channel a stream wakes up on, and the one add_wakeup_trigger() notifies.
-DEFAULT_CHANNEL = "sluiceway_changes"
-
-Operation = Literal["insert", "update", "delete", "truncate"]
-
-_OPERATIONS: dict[str, Operation] = {
-    "I": "insert",
-    "U": "update",
-    "D": "delete",
-    "T": "truncate",
-}
-#: One decoder for every row (json.loads(..., parse_float=) would build one per call).
-_decode = json.JSONDecoder(parse_float=Decimal).decode
-_FLOAT_TYPES = frozenset({"real", "double precision", "float4", "float8"})
 _SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}")
-_LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
-
-
-def parse_lsn(text: str) -> int:
-    """A PostgreSQL LSN (``"16/B374D848"``) as an int; ValueError if malformed."""
-    match = _LSN.fullmatch(text)
-    if match is None:
-        raise ValueError(f"not a PostgreSQL LSN: {text!r} (expected like '16/B374D848')")
-    return int(match[1], 16) << 32 | int(match[2], 16)
-
-
-def format_lsn(value: int) -> str:
-    """An int LSN in PostgreSQL's ``X/Y`` form."""
-    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    """One row change decoded from the WAL (wal2json format 2).
+class _Options:
+    """postgres_changes()'s arguments, checked."""
 
-    Attributes:
-        table: the schema-qualified table, e.g. ``"public.orders"``.
-        operation: ``"insert"``, ``"update"``, ``"delete"`` or ``"truncate"``.
-        new: the row after an insert or update (column -> value), else None.
-            Values are wal2json's: JSON numbers, booleans and nulls as such
-            (``numeric`` as ``Decimal``), every other type as PostgreSQL's
-            text form (timestamps, ``jsonb``, arrays are strings). An
-            unchanged TOASTed column of an update is left out.
-        old: the row's identity before an update or delete (column ->
-            value), as the table's ``REPLICA IDENTITY`` says: the primary key
-            columns by default, every column with ``FULL``; None for an
-            insert, and with ``NOTHING``. A table without a primary key needs
-            ``REPLICA IDENTITY FULL`` (or ``USING INDEX``) for its updates
-            and deletes to carry an old row at all.
-        xid: the transaction id.
-        lsn: where this change is in the WAL (``X/Y``).
-        commit_lsn: the end of the transaction's commit record (``X/Y``): the
-            slot is advanced there once the whole transaction is processed.
-        commit_time: when the transaction committed (timezone-aware), if known.
-        checkpoint: an opaque, ordered position of this change (transaction
-            and index in it), for ``postgres_changes(after=...)``.
-        ends_transaction: whether this is the last change of its transaction
-            that the stream delivers.
-    """
+    slot: str
+    #: wal2json's add-tables value (names escaped, comma-separated), or None for every table
+    tables: str | None
+    create_slot: bool
+    after: str | None
+    auto_ack: bool
+    ack_interval: float
+    batch_size: int
+    poll_interval: float
+    channel: str | None
+    heartbeat: float
 
-    table: str
-    operation: Operation
-    new: dict[str, Any] | None
-    old: dict[str, Any] | None
-    xid: int
-    lsn: str
-    commit_lsn: str
-    commit_time: datetime | None
-    checkpoint: str
-    ends_transaction: bool = field(default=False, repr=False)
-
-
-def _parse_checkpoint(text: str) -> tuple[int, int]:
-    lsn, hash_, index = text.partition("#")
-    if not hash_ or not index.isdigit():
-        raise ValueError(f"not a change checkpoint: {text!r} (from Change.checkpoint)")
-    return parse_lsn(lsn), int(index)
-
-
-@dataclass(slots=True)
-class Transaction:
-    """The decoded rows of one committed transaction."""
-
-    xid: int
-    end: int  #: the end of the commit record: where the slot may be advanced to
-    rows: int  #: wal2json rows it took (begin, changes, messages, commit)
-    changes: list[Change]
-
-
-def _values(items: list[dict[str, Any]] | None) -> dict[str, Any] | None:
-    if items is None:
-        return None
-    values: dict[str, Any] = {}
-    for item in items:
-        value = item.get("value")
-        kind = item.get("type", "")
-        if isinstance(value, Decimal) and kind in _FLOAT_TYPES:
-            value = float(value)
-        elif type(value) is int and kind.startswith("numeric"):
-            value = Decimal(value)  # numeric(10,2) = 2 came as a JSON integer
-        values[item["name"]] = value
-    return values
-
-
-def _time(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def parse_transactions(rows: Iterable[tuple[str, str]]) -> list[Transaction]:
-    """Committed transactions from wal2json format-2 rows ``(lsn, data)``.
-
-    Rows come as ``pg_logical_slot_peek_changes`` returns them: whole
-    transactions, each from its begin (``B``) to its commit (``C``) row, whose
-    ``lsn`` column is the end of the commit record. Messages (``M``) are
-    skipped. Raises ChangeStreamError on rows that do not follow that shape.
-    """
-    done: list[Transaction] = []
-    pending: list[dict[str, Any]] = []
-    began = False
-    count = 0
-    for lsn, data in rows:
-        record = _decode(data)
-        action = record.get("action")
-        count += 1
-        if action == "B":
-            began, pending, count = True, [], 1
-        elif action == "C":
-            if not began:
-                raise ChangeStreamError(
-                    f"wal2json output has a commit without a begin at {lsn}", source="wal2json"
-                )
-            end = parse_lsn(lsn)
-            commit_lsn = format_lsn(end)
-            commit_time = _time(record.get("timestamp"))
-            xid = int(record.get("xid", 0))
-            changes: list[Change] = []
-            last = len(pending)
-            for index, item in enumerate(pending, 1):
-                changes.append(
-                    Change(
-                        f"{item['schema']}.{item['table']}",
-                        _OPERATIONS[item["action"]],
-                        _values(item.get("columns")),
-                        _values(item.get("identity")),
-                        xid,
-                        item.get("lsn", lsn),
-                        commit_lsn,
-                        commit_time,
-                        f"{commit_lsn}#{index}",
-                        index == last,
-                    )
-                )
-            done.append(Transaction(xid, end, count, changes))
-            began, pending = False, []
-        elif action in _OPERATIONS:
-            pending.append(record)
-        # "M" (pg_logical_emit_message) and anything newer: not a row change
-    return done
-
-
-class Ledger:
-    """What was delivered, what was processed, and how far the slot may advance.
-
-    Acknowledgements are cumulative: ``processed(checkpoint)`` covers every
-    change delivered up to and including it. The slot may advance to the end
-    of a transaction once all its changes are processed (``safe``).
-    """
-
-    __slots__ = ("_pending", "safe")
-
-    def __init__(self, confirmed: int) -> None:
-        #: (checkpoint or None for a transaction with nothing delivered, end, ends it)
-        self._pending: deque[tuple[str | None, int, bool]] = deque()
-        self.safe = confirmed
-
-    def delivered(self, change: Change, end: int) -> None:
-        """``change``, of the transaction ending at ``end``, was handed to the consumer."""
-        self._pending.append((change.checkpoint, end, change.ends_transaction))
-
-    def skipped(self, end: int) -> None:
-        """A transaction ending at ``end`` had nothing to deliver (filtered, or before after=)."""
-        if self._pending:
-            self._pending.append((None, end, True))
-        else:
-            self.safe = max(self.safe, end)
-
-    def processed(self, checkpoint: str) -> bool:
-        """Everything delivered up to and including ``checkpoint`` is processed.
-
-        Returns False (and changes nothing) when ``checkpoint`` is not waiting.
-        """
-        pending = self._pending
-        if not pending:
-            return False
-        if pending[-1][0] == checkpoint:  # the usual case: everything delivered so far
-            for _key, end, ends in reversed(pending):  # the last whole transaction in it
-                if ends:
-                    self.safe = max(self.safe, end)
-                    break
-            pending.clear()
-            return True
-        if not any(entry[0] == checkpoint for entry in pending):
-            return False
-        while pending:
-            key, end, ends = pending.popleft()
-            if ends:
-                self.safe = max(self.safe, end)
-            if key == checkpoint:
-                break
-        while pending and pending[0][0] is None:  # empty transactions right after it
-            self.safe = max(self.safe, pending.popleft()[1])
-        return True
-
-    def last_delivered(self) -> str | None:
-        """The checkpoint of the last change delivered and not yet processed."""
-        for key, _end, _ends in reversed(self._pending):
-            if key is not None:
-                return key
-        return None
-
-    @property
-    def idle(self) -> bool:
-        """Nothing delivered is waiting to be processed."""
-        return not self._pending
-
-
-def _quote_table(name: str) -> str:
-    """A wal2json add-tables entry: ``schema.table`` as given, a bare name in any schema."""
-    name = name.strip()
-    if not name:
-        raise ValueError("postgres_changes() tables= has an empty name")
-    escaped = name.replace("\\", "\\\\").replace(",", "\\,")
-    return escaped if "." in name else f"*.{escaped}"
-
-
-#: What a read or an acknowledgement may raise: translated at the boundary.
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
-_CONNECTION_ERRORS = (
-    asyncpg.InterfaceError,
-    OSError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,  # terminated by an administrator, shutdown
-)
 
 _PEEK = """
 SELECT lsn::text, data FROM pg_logical_slot_peek_changes(
@@ -330,7 +96,7 @@ FROM pg_replication_slots WHERE slot_name = $1
 """
 
 
-class _Source(Source):
+class _SlotReadLoop(Source):
     """The read-wait-acknowledge loop, as the node of a ChangeStream."""
 
     __slots__ = (
@@ -346,7 +112,7 @@ class _Source(Source):
         "confirmed_lsn",
     )
 
-    def __init__(self, target: str | asyncpg.Connection, options: dict[str, Any]) -> None:
+    def __init__(self, target: str | asyncpg.Connection, options: _Options) -> None:
         super().__init__()
         self._target = target
         self._opts = options
@@ -355,7 +121,7 @@ class _Source(Source):
         self._wake = anyio.Event()
         self._advanced_at = 0.0
         #: The checkpoint of the last change known to be processed.
-        self.checkpoint: str | None = options["after"]
+        self.checkpoint: str | None = options.after
         #: The slot's acknowledged position (``X/Y``), once known.
         self.confirmed_lsn: str | None = None
         self._confirmed = 0  # the same, as an int
@@ -363,14 +129,14 @@ class _Source(Source):
 
     @property
     def where(self) -> str:
-        return f"replication slot {self._opts['slot']!r}"
+        return f"replication slot {self._opts.slot!r}"
 
     @property
     def slot(self) -> str:
-        return str(self._opts["slot"])
+        return self._opts.slot
 
     def describe(self) -> str:
-        return f"postgres_changes(slot={self._opts['slot']!r})"
+        return f"postgres_changes(slot={self._opts.slot!r})"
 
     def on_leave(self, leaving: BaseException | None) -> None:
         # Leaving `async with` (or a terminal operation) without an error means
@@ -390,7 +156,7 @@ class _Source(Source):
             self._wake.set()  # an idle loop sends the acknowledgement now
             return
         done = self.checkpoint
-        if done is None or _parse_checkpoint(change.checkpoint) > _parse_checkpoint(done):
+        if done is None or parse_checkpoint(change.checkpoint) > parse_checkpoint(done):
             raise ValueError(f"ack(): change {change.checkpoint} was not delivered by this stream")
         # an earlier change: already covered
 
@@ -404,11 +170,11 @@ class _Source(Source):
             # The server moves no further than the WAL it has flushed: keep its answer.
             moved = await conn.fetchval(
                 "SELECT end_lsn::text FROM pg_replication_slot_advance($1, $2::text::pg_lsn)",
-                self._opts["slot"],
+                self._opts.slot,
                 format_lsn(safe),
             )
-        except _DRIVER_ERRORS as exc:
-            raise self._translate(exc) from exc
+        except DRIVER_ERRORS as exc:
+            raise slot_error(exc, self.where) from exc
         self.confirmed_lsn = str(moved)
         self._confirmed = parse_lsn(self.confirmed_lsn)
         self._advanced_at = time.monotonic()
@@ -423,7 +189,7 @@ class _Source(Source):
         try:
             conn = await self._connect()
             await self._prepare(conn)
-            channel: str | None = opts["channel"]
+            channel: str | None = opts.channel
             if channel is not None:
                 await conn.add_listener(channel, self._notified)
                 listening = True
@@ -441,7 +207,7 @@ class _Source(Source):
         """Send what is processed (always: it is), then stop listening and close."""
         try:
             if self._ledger is not None and not conn.is_closed():
-                if self.clean_exit and self._opts["auto_ack"]:
+                if self.clean_exit and self._opts.auto_ack:
                     last = self._ledger.last_delivered()
                     if last is not None:
                         self._ledger.processed(last)
@@ -453,8 +219,9 @@ class _Source(Source):
                         raise  # else the error already on its way out says more
         finally:
             try:
-                if listening and not conn.is_closed():
-                    await conn.remove_listener(self._opts["channel"], self._notified)
+                channel = self._opts.channel
+                if listening and channel is not None and not conn.is_closed():
+                    await conn.remove_listener(channel, self._notified)
             finally:
                 if self._own_conn:
                     await conn.close()
@@ -466,9 +233,9 @@ class _Source(Source):
         opts = self._opts
         ledger = self._ledger
         assert ledger is not None
-        auto = opts["auto_ack"]
-        interval = opts["ack_interval"]
-        after = _parse_checkpoint(opts["after"]) if opts["after"] is not None else None
+        auto = opts.auto_ack
+        interval = opts.ack_interval
+        after = parse_checkpoint(opts.after) if opts.after is not None else None
         seen = self._confirmed  # transactions delivered end by here
         in_flight: deque[tuple[int, int]] = deque()  # (end, rows) delivered, not yet confirmed
         idle_since = time.monotonic()
@@ -479,14 +246,14 @@ class _Source(Source):
             while in_flight and in_flight[0][0] <= confirmed:
                 in_flight.popleft()
             # Unconfirmed transactions come back first in every read: read past them.
-            limit = opts["batch_size"] + sum(rows for _end, rows in in_flight)
+            limit = opts.batch_size + sum(rows for _end, rows in in_flight)
             transactions = await self._peek(conn, None, limit)
             fresh = [t for t in transactions if t.end > seen]
             if not fresh:
-                if ledger.idle and time.monotonic() - idle_since >= opts["heartbeat"]:
+                if ledger.idle and time.monotonic() - idle_since >= opts.heartbeat:
                     await self._heartbeat(conn)
                     idle_since = time.monotonic()
-                with anyio.move_on_after(opts["poll_interval"]):
+                with anyio.move_on_after(opts.poll_interval):
                     await self._wake.wait()
                 continue
             idle_since = time.monotonic()
@@ -537,7 +304,7 @@ class _Source(Source):
             try:
                 conn: asyncpg.Connection = await asyncpg.connect(
                     target,
-                    server_settings={"application_name": f"sluiceway changes {self._opts['slot']}"},
+                    server_settings={"application_name": f"sluiceway changes {self._opts.slot}"},
                 )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 raise ChangeStreamError(
@@ -549,7 +316,7 @@ class _Source(Source):
     async def _prepare(self, conn: asyncpg.Connection) -> None:
         """Check the server and the slot (creating it if asked); read the acknowledged position."""
         opts = self._opts
-        slot = opts["slot"]
+        slot = opts.slot
         level = await conn.fetchval("SHOW wal_level")
         if level != "logical":
             raise ChangeStreamError(
@@ -560,7 +327,7 @@ class _Source(Source):
             )
         row = await conn.fetchrow(_SLOT, slot)
         if row is None:
-            if not opts["create_slot"]:
+            if not opts.create_slot:
                 raise HistoryLost(
                     f"{self.where} does not exist: the changes since it was dropped (if it "
                     "ever existed) are lost; create it with create_slot=True to start from "
@@ -574,7 +341,7 @@ class _Source(Source):
             except asyncpg.DuplicateObjectError:
                 pass  # created meanwhile by another process: use it
             except asyncpg.PostgresError as exc:
-                raise self._translate(exc) from exc
+                raise slot_error(exc, self.where) from exc
             row = await conn.fetchrow(_SLOT, slot)
             assert row is not None
         if row["slot_type"] != "logical" or row["plugin"] != "wal2json":
@@ -605,64 +372,16 @@ class _Source(Source):
         self, conn: asyncpg.Connection, upto: str | None, limit: int
     ) -> list[Transaction]:
         opts = self._opts
-        args: list[Any] = [opts["slot"], upto, limit]
+        args: list[Any] = [opts.slot, upto, limit]
         tables = ""
-        if opts["tables"] is not None:
+        if opts.tables is not None:
             tables = ", 'add-tables', $4"
-            args.append(opts["tables"])
+            args.append(opts.tables)
         try:
             rows: Sequence[Any] = await conn.fetch(_PEEK.format(tables=tables), *args)
-        except _DRIVER_ERRORS as exc:
-            raise self._translate(exc) from exc
+        except DRIVER_ERRORS as exc:
+            raise slot_error(exc, self.where) from exc
         return parse_transactions((row[0], row[1]) for row in rows)
-
-    def _translate(self, exc: Exception) -> ChangeStreamError:
-        """A driver error as the change-stream error that says what to do."""
-        message = str(exc)
-        where = self.where
-        if isinstance(exc, _CONNECTION_ERRORS):
-            return ChangeStreamError(
-                f"{where}: the connection to PostgreSQL was lost ({type(exc).__name__}: "
-                f"{message}); a new stream resumes after the last acknowledged transaction",
-                source=where,
-            )
-        if isinstance(exc, asyncpg.UndefinedObjectError) and "replication slot" in message:
-            return HistoryLost(
-                f"{where} does not exist any more (dropped while in use?): {message}",
-                source=where,
-            )
-        if "can no longer get changes" in message or "cannot be advanced" in message:
-            return HistoryLost(
-                f"{where} was invalidated: {message}; the changes since its last "
-                "acknowledgement are lost (see max_slot_wal_keep_size)",
-                source=where,
-            )
-        if "wal2json" in message and (
-            "could not access file" in message or "No such file" in message
-        ):
-            return ChangeStreamError(
-                f"{where}: the wal2json output plugin is not installed on the server ({message}); "
-                "install it (Debian: apt-get install postgresql-<version>-wal2json; "
-                "`make services` does it on a development machine)",
-                source=where,
-            )
-        if "may not be used as an output plugin" in message:
-            return ChangeStreamError(
-                f"{where}: the server does not allow wal2json as an output plugin ({message}); "
-                "add it to output_plugin_libraries and reload (`make services` does it)",
-                source=where,
-            )
-        if "is active for PID" in message:
-            return ChangeStreamError(
-                f"{where} is in use by another process ({message}); one consumer per slot",
-                source=where,
-            )
-        if "cannot advance replication slot" in message:
-            return ChangeStreamError(
-                f"{where} was moved by someone else ({message}); one consumer per slot",
-                source=where,
-            )
-        return ChangeStreamError(f"{where}: {message}", source=where)
 
 
 class ChangeStream(Stream[Change]):
@@ -675,7 +394,7 @@ class ChangeStream(Stream[Change]):
 
     __slots__ = ("_source",)
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: _SlotReadLoop) -> None:
         super().__init__(source)
         self._source = source
 
@@ -703,6 +422,15 @@ class ChangeStream(Stream[Change]):
             ValueError: ``change`` was not delivered by this stream yet.
         """
         self._source.ack(change)
+
+
+def _quote_table(name: str) -> str:
+    """A wal2json add-tables entry: ``schema.table`` as given, a bare name in any schema."""
+    name = name.strip()
+    if not name:
+        raise ValueError("postgres_changes() tables= has an empty name")
+    escaped = name.replace("\\", "\\\\").replace(",", "\\,")
+    return escaped if "." in name else f"*.{escaped}"
 
 
 def _check_tables(tables: str | Iterable[str] | None) -> str | None:
@@ -815,69 +543,17 @@ def postgres_changes(
             f"got {slot!r}"
         )
     if after is not None:
-        _parse_checkpoint(after)
-    options: dict[str, Any] = {
-        "slot": slot,
-        "tables": _check_tables(tables),
-        "create_slot": bool(create_slot),
-        "after": after,
-        "auto_ack": bool(auto_ack),
-        "ack_interval": _check_interval(ack_interval),
-        "batch_size": check_count(batch_size, "postgres_changes", "batch_size", minimum=1),
-        "poll_interval": check_seconds(poll_interval, "postgres_changes", "poll_interval"),
-        "channel": channel,
-        "heartbeat": check_seconds(heartbeat, "postgres_changes", "heartbeat"),
-    }
-    return ChangeStream(_Source(conn_or_dsn, options))
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _qualified(table: str) -> str:
-    return ".".join(_identifier(part) for part in table.split(".", 1))
-
-
-def _trigger_names(table: str, channel: str) -> tuple[str, str]:
-    base = re.sub(r"[^a-z0-9_]", "_", f"{table}_{channel}".lower())[:40]
-    return f"sluiceway_wake_{base}", "sluiceway_notify"
-
-
-async def add_wakeup_trigger(
-    conn: asyncpg.Connection, table: str, *, channel: str = DEFAULT_CHANNEL
-) -> None:
-    """Install a statement trigger on ``table`` that sends ``NOTIFY channel`` on every write.
-
-    An idle :func:`postgres_changes` stream then reads a committed change at
-    once instead of at its next poll. PostgreSQL delivers a notification at
-    commit and folds repeats within a transaction into one, so a write costs
-    one notification per statement at most. Without the trigger, your own
-    code can ``SELECT pg_notify('sluiceway_changes', '')`` after committing.
-    Run it as the table's owner; calling it again replaces the trigger.
-    """
-    trigger, function = _trigger_names(table, channel)
-    await conn.execute(
-        f"""
-        CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM pg_notify(TG_ARGV[0], '');
-            RETURN NULL;
-        END $$;
-        CREATE OR REPLACE TRIGGER {trigger}
-            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {_qualified(table)}
-            FOR EACH STATEMENT EXECUTE FUNCTION {function}({_literal(channel)});
-        """
+        parse_checkpoint(after)
+    options = _Options(
+        slot=slot,
+        tables=_check_tables(tables),
+        create_slot=bool(create_slot),
+        after=after,
+        auto_ack=bool(auto_ack),
+        ack_interval=_check_interval(ack_interval),
+        batch_size=check_count(batch_size, "postgres_changes", "batch_size", minimum=1),
+        poll_interval=check_seconds(poll_interval, "postgres_changes", "poll_interval"),
+        channel=channel,
+        heartbeat=check_seconds(heartbeat, "postgres_changes", "heartbeat"),
     )
-
-
-async def drop_wakeup_trigger(
-    conn: asyncpg.Connection, table: str, *, channel: str = DEFAULT_CHANNEL
-) -> None:
-    """Remove the trigger :func:`add_wakeup_trigger` installed (if it is there)."""
-    trigger, _function = _trigger_names(table, channel)
-    await conn.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {_qualified(table)}")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return ChangeStream(_SlotReadLoop(conn_or_dsn, options))

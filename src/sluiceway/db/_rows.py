@@ -278,7 +278,7 @@ def rows(
     ``to_list()``) pay no ``await`` per row. Errors from the driver (bad
     SQL, a lost connection) reach you as the driver raised them, with a note
     naming the query. The drivers run only on asyncio (uvloop too):
-    iterating on trio raises ``RuntimeError``.
+    iterating on trio raises ``UnsupportedBackendError`` (a ``RuntimeError``).
 
     Args:
         conn: an ``aiosqlite.Connection``, an ``asyncpg.Connection`` or
