@@ -89,7 +89,7 @@ class _WatchLoop(Source):
         self._save = save
         self._outstanding: Mapping[str, Any] | None = None
         self.token: Mapping[str, Any] | None = options.resume_after or options.start_after
-        self.clean_exit = False
+        self.clean_exit: bool = False
 
     def describe(self) -> str:
         return f"mongo_changes({self._watchable!r})"

@@ -125,7 +125,7 @@ class _SlotReadLoop(Source):
         #: The slot's acknowledged position (``X/Y``), once known.
         self.confirmed_lsn: str | None = None
         self._confirmed = 0  # the same, as an int
-        self.clean_exit = False
+        self.clean_exit: bool = False
 
     @property
     def where(self) -> str:
