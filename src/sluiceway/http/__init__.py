@@ -6,17 +6,17 @@ whole pages with their responses. This package needs httpx
 (``pip install 'sluiceway[http]'``); ``import sluiceway`` does not load it.
 """
 
-from ._paginator import DEFAULT_MAX_EMPTY_PAGES as DEFAULT_MAX_EMPTY_PAGES
-from ._paginator import DEFAULT_MAX_PAGE_SIZE as DEFAULT_MAX_PAGE_SIZE
-from ._paginator import Page as Page
-from ._paginator import PaginatedStream as PaginatedStream
-from ._paginator import Retrying as Retrying
-from ._paginator import pages as pages
-from ._paginator import paginate as paginate
+from ._fetch import Page as Page
+from ._paginate import DEFAULT_MAX_EMPTY_PAGES as DEFAULT_MAX_EMPTY_PAGES
+from ._paginate import DEFAULT_MAX_PAGE_SIZE as DEFAULT_MAX_PAGE_SIZE
+from ._paginate import PaginatedStream as PaginatedStream
+from ._paginate import pages as pages
+from ._paginate import paginate as paginate
 from ._policy import RateLimiter as RateLimiter
 from ._policy import Retry as Retry
 from ._policy import parse_retry_after as parse_retry_after
 from ._policy import rate_limit_wait as rate_limit_wait
+from ._request import Retrying as Retrying
 from ._strategies import BodyCursor as BodyCursor
 from ._strategies import Custom as Custom
 from ._strategies import LastItemCursor as LastItemCursor

@@ -1,0 +1,388 @@
+"""Fetching pages: the loop from the first page (or a resumed position) to the last.
+
+:class:`Fetcher` asks the strategy where each next page is, checks the
+answer (JSON, the items path, a next request never made before and on an
+allowed origin, empty pages that still claim more) and yields one
+:class:`Page` at a time, with the position to resume after it. The requests
+themselves go through a :class:`~._request.Sender`. With ``concurrency``,
+the pages a known total predicts are fetched ahead in tasks of the stream's
+scope, and still checked and yielded in order.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._core._callables import check_count
+from .._transport._httpx import add_missing
+from ..errors import BadPageError, CrossOriginError, EmptyPagesError, RepeatedPageError
+from ._request import Call, body_text
+from ._strategies import (
+    Custom,
+    LinkHeader,
+    NextUrl,
+    Offset,
+    PageNumber,
+    PathError,
+    Reply,
+    Step,
+    Strategy,
+    items_at,
+)
+
+try:
+    import httpx
+except ImportError:  # pragma: no cover - exercised only without the extra
+    raise ImportError("sluiceway.http needs httpx: pip install 'sluiceway[http]'") from None
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+
+    from .._core._scope import Scope
+    from ._request import Sender
+
+__all__ = ["FetchOptions", "Fetcher", "Page", "start_at"]
+
+#: The version of the position format.
+_POSITION_VERSION = 1
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page: its items, the response that brought them, and where to resume after it.
+
+    Attributes:
+        items: the page's items (after ``max_items`` and a resumed skip).
+        response: the response, its body already read (``response.json()`` works).
+        body: the parsed JSON body.
+        position: a JSON-able dict; ``paginate(..., resume=position)`` goes on
+            right after this page.
+        number: the page's number, counting from 1 at the very first page
+            (a resumed paginator goes on counting).
+    """
+
+    items: list[Any]
+    response: httpx.Response
+    body: Any
+    position: dict[str, Any]
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOptions:
+    """What the fetch loop follows, checks and stops at (the paginate() arguments it needs)."""
+
+    strategy: Strategy
+    base: httpx.URL
+    params: httpx.QueryParams
+    max_pages: int | None
+    max_items: int | None
+    max_empty_pages: int | None
+    allow_hosts: frozenset[str]
+    concurrency: int
+    method: str
+    content: bytes | None
+    content_type: str | None
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    scheme = url.scheme.lower()
+    return (scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(scheme))
+
+
+def _check_origin(opts: FetchOptions, url: httpx.URL) -> None:
+    """CrossOriginError unless ``url`` is on the first request's origin or an allowed host."""
+    if _origin(url) == _origin(opts.base) or url.host.lower() in opts.allow_hosts:
+        return
+    scheme, host, port = _origin(opts.base)
+    raise CrossOriginError(url=str(url), origin=f"{scheme}://{host}:{port}")
+
+
+class Fetcher:
+    """The fetch loop of one paginator, and the requests it sends."""
+
+    __slots__ = ("opts", "sender", "start")
+
+    def __init__(self, sender: Sender, opts: FetchOptions, start: dict[str, Any]) -> None:
+        self.sender = sender
+        self.opts = opts
+        #: Where the fetch loop begins: the first page or a resumed position.
+        self.start = start
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+    def position(
+        self, call: Call | None, state: dict[str, Any], skip: int, pages: int, items: int
+    ) -> dict[str, Any]:
+        content = None
+        if call is not None and call.content:
+            content = call.content.decode("latin-1")  # round-trips any bytes through JSON
+        return {
+            "v": _POSITION_VERSION,
+            "method": call.method if call is not None else None,
+            "url": str(call.url) if call is not None else None,
+            "content": content,
+            "content_type": call.content_type if call is not None else None,
+            "state": copy.deepcopy(state),
+            "skip": skip,
+            "pages": pages,
+            "items": items,
+        }
+
+    async def pages(self, scope: Scope | None = None) -> AsyncIterator[Page]:
+        """Fetch page after page, from the start (or the resumed position) to the end.
+
+        With ``concurrency > 1`` (and a ``scope`` to run tasks in), the pages
+        after the first are fetched ahead in parallel once the first page's
+        total says which they are; each still goes through the same checks in
+        order, and a page that is not the one predicted (the data changed, a
+        short page) ends the parallel fetching: paging goes on one at a time.
+        """
+        opts, start = self.opts, self.start
+        client = self.sender.open()
+        call: Call | None = start["call"]
+        state: dict[str, Any] = start["state"]
+        skip: int = start["skip"]
+        pages_done: int = start["pages"]
+        items_done: int = start["items"]
+        fetched = delivered = empty_run = 0
+        seen: set[tuple[str, str, bytes | None]] = set()
+        ahead: AsyncIterator[tuple[Call, httpx.Response, bytes]] | None = None
+        try:
+            while call is not None:
+                if opts.max_pages is not None and fetched >= opts.max_pages:
+                    return
+                if opts.max_items is not None and delivered >= opts.max_items:
+                    return
+                seen.add(call.key)
+                got = None if ahead is None else await anext(ahead, None)
+                if got is not None and got[0].key == call.key:
+                    _, response, raw = got
+                else:
+                    if ahead is not None:  # not the page predicted: on one at a time
+                        await ahead.aclose()  # type: ignore[attr-defined]  # our generator
+                        ahead = None
+                    response, raw = await self.sender.send(client, call)
+                fetched += 1
+                url = str(response.url)
+                try:
+                    body = json.loads(raw)
+                except ValueError as exc:
+                    raise BadPageError(
+                        f"the body is not JSON ({exc})", url=url, path=None, body=body_text(raw)
+                    ) from None
+                try:
+                    items = items_at(body, opts.strategy.items)
+                    step, custom = self._step(response, body, items, state)
+                    if fetched == 1 and scope is not None and opts.concurrency > 1:
+                        ahead = self._ahead(client, scope, self._plan(body, step, len(items)))
+                except PathError as exc:
+                    raise BadPageError(
+                        exc.reason, url=url, path=exc.path, body=body_text(raw)
+                    ) from None
+                nxt: Call | None = None
+                failure: Exception | None = None
+                try:
+                    nxt = self._next_call(step, custom, seen)
+                    empty_run = self._count_empty(items, step, nxt, empty_run, url)
+                except (CrossOriginError, RepeatedPageError, EmptyPagesError) as exc:
+                    failure = exc  # raised once this page's items are delivered
+                if skip:
+                    items = items[skip:]
+                truncated = False
+                if opts.max_items is not None and delivered + len(items) > opts.max_items:
+                    items = items[: opts.max_items - delivered]
+                    truncated = True
+                delivered += len(items)
+                pages_done += 1
+                items_done += len(items)
+                if truncated:
+                    # Resume inside this page: fetch it again and skip what was delivered.
+                    position = self.position(call, state, skip + len(items), pages_done, items_done)
+                else:
+                    position = self.position(nxt, step.state, 0, pages_done, items_done)
+                yield Page(items, response, body, position, pages_done)
+                if failure is not None:
+                    raise failure
+                if truncated:
+                    return
+                call, state, skip = nxt, step.state, 0
+        finally:
+            if ahead is not None:
+                await ahead.aclose()  # type: ignore[attr-defined]  # our own async generator
+
+    def _plan(self, body: Any, step: Step, per_page: int) -> list[Call]:
+        """The requests of the pages after the first, as far as the limits let them go."""
+        strategy, opts = self.opts.strategy, self.opts
+        if step.url is None or per_page == 0 or not isinstance(strategy, PageNumber | Offset):
+            return []
+        urls = strategy.plan(body, step, per_page, opts.base)
+        if opts.max_pages is not None:
+            urls = urls[: max(opts.max_pages - 1, 0)]
+        if opts.max_items is not None:
+            urls = urls[: -(-max(opts.max_items - per_page, 0) // per_page)]
+        return [Call(opts.method, url, opts.content, opts.content_type) for url in urls]
+
+    async def _ahead(
+        self, client: httpx.AsyncClient, scope: Scope, calls: list[Call]
+    ) -> AsyncIterator[tuple[Call, httpx.Response, bytes]]:
+        """Fetch ``calls`` in tasks of ``scope``, at most ``concurrency`` held at once, in order.
+
+        A task never raises: its failure is kept and raised here, in the
+        page's turn, after the pages before it.
+        """
+        width = self.opts.concurrency
+        todo = iter(calls)
+        slots: deque[_Slot] = deque()
+        try:
+            while True:
+                while len(slots) < width and (nxt := next(todo, None)) is not None:
+                    slot = _Slot(nxt)
+                    slots.append(slot)
+                    scope.spawn(self._fetch_into, client, slot)
+                if not slots:
+                    return
+                slot = slots[0]
+                await slot.done.wait()
+                slots.popleft()
+                if slot.error is not None:
+                    raise slot.error
+                assert slot.response is not None
+                yield slot.call, slot.response, slot.raw
+        finally:
+            for slot in slots:
+                slot.cancel.cancel()
+
+    async def _fetch_into(self, client: httpx.AsyncClient, slot: _Slot) -> None:
+        """A fan-out task: one page into its slot, or the failure."""
+        with slot.cancel:
+            try:
+                slot.response, slot.raw = await self.sender.send(client, slot.call)
+            except Exception as exc:
+                slot.error = exc
+            finally:
+                slot.done.set()
+
+    def _step(
+        self, response: httpx.Response, body: Any, items: list[Any], state: dict[str, Any]
+    ) -> tuple[Step, Call | None]:
+        """Where the strategy goes after this page (and the request a Custom one made)."""
+        strategy = self.opts.strategy
+        if not isinstance(strategy, Custom):
+            reply = Reply(response.url, response.headers, body, items, response)
+            return strategy.follow(reply, state, self.opts.base), None
+        request = strategy.next(response)
+        if request is None:
+            return Step(None, state), None
+        if not isinstance(request, httpx.Request):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(
+                "the strategy's next() must return an httpx.Request or None, "
+                f"got {type(request).__name__}"
+            )
+        try:
+            content = request.content
+        except httpx.RequestNotRead:
+            raise TypeError("the next request's body must not be a stream") from None
+        kind = request.headers.get("content-type") if content else None
+        call = Call(request.method, request.url, content or None, kind, request)
+        return Step(None, state, "the strategy's next request", claims_more=not items), call
+
+    def _next_call(self, step: Step, custom: Call | None, seen: set[Any]) -> Call | None:
+        """The next request, checked: same origin (or allowed) and never made before."""
+        if custom is not None:
+            nxt = custom
+        elif step.url is None:
+            return None
+        else:
+            url = step.url
+            if isinstance(self.opts.strategy, LinkHeader | NextUrl):
+                url = add_missing(url, self.opts.params)  # the caller's, given back
+            nxt = Call(self.opts.method, url, self.opts.content, self.opts.content_type)
+        _check_origin(self.opts, nxt.url)
+        if nxt.key in seen:
+            raise RepeatedPageError(url=str(nxt.url), cursor=step.via)
+        return nxt
+
+    def _count_empty(
+        self, items: list[Any], step: Step, nxt: Call | None, empty_run: int, url: str
+    ) -> int:
+        """Empty pages in a row that claim more; EmptyPagesError past the limit."""
+        if items or not step.claims_more:
+            return 0
+        empty_run += 1
+        if nxt is None:
+            raise EmptyPagesError(
+                "an empty page says there is more, but has no item to continue from",
+                url=url,
+                count=empty_run,
+            )
+        limit = self.opts.max_empty_pages
+        if limit is not None and empty_run > limit:
+            raise EmptyPagesError(
+                f"more than max_empty_pages={limit} empty pages in a row still claim more",
+                url=url,
+                count=empty_run,
+            )
+        return empty_run
+
+
+class _Slot:
+    """One page fetched ahead by a fan-out task."""
+
+    __slots__ = ("call", "cancel", "done", "error", "raw", "response")
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.cancel = anyio.CancelScope()
+        self.done = anyio.Event()
+        self.response: httpx.Response | None = None
+        self.raw = b""
+        self.error: Exception | None = None
+
+
+def start_at(opts: FetchOptions, resume: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    """The fetch loop's starting point: the first page, or a saved position."""
+    if resume is None:
+        step = opts.strategy.first(opts.base)
+        assert step.url is not None
+        return {
+            "call": Call(opts.method, step.url, opts.content, opts.content_type),
+            "state": step.state,
+            "skip": 0,
+            "pages": 0,
+            "items": 0,
+        }
+    try:
+        saved: Any = json.loads(resume) if isinstance(resume, str) else resume
+    except ValueError:
+        raise ValueError("paginate(): resume= is not a saved position (not JSON)") from None
+    try:
+        if saved["v"] != _POSITION_VERSION:
+            raise ValueError(
+                f"paginate(): resume= is not a saved position (version {saved['v']!r})"
+            )
+        call = None
+        if saved["url"] is not None:
+            content = saved.get("content")
+            call = Call(
+                str(saved.get("method") or "GET"),
+                httpx.URL(saved["url"]),
+                None if content is None else str(content).encode("latin-1"),
+                saved.get("content_type"),
+            )
+            _check_origin(opts, call.url)
+        state = dict(saved["state"])
+        skip = check_count(saved["skip"], "paginate", "resume['skip']")
+        pages_done = check_count(saved["pages"], "paginate", "resume['pages']")
+        items_done = check_count(saved["items"], "paginate", "resume['items']")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"paginate(): resume= is not a saved position: {exc!r}") from None
+    return {"call": call, "state": state, "skip": skip, "pages": pages_done, "items": items_done}
