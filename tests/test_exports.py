@@ -53,6 +53,10 @@ def test_import_needs_only_anyio() -> None:
     assert out.stdout.strip() == "[]"
 
 
+#: The one class two subpackages export: defined once, in the module they share.
+SHARED = {"RetryNotice": ("sluiceway._transport._notice", {"sluiceway.sse", "sluiceway.http"})}
+
+
 @pytest.mark.parametrize("name", ["sluiceway.sse", "sluiceway.http", "sluiceway.db"])
 def test_subpackage_all_is_sorted_complete_and_resolves(name: str) -> None:
     """Each source subpackage's __all__ is in ruff's order, lists its public names, resolves."""
@@ -72,5 +76,48 @@ def test_subpackage_all_is_sorted_complete_and_resolves(name: str) -> None:
     for public in exported:
         value = getattr(module, public)  # names loaded on first use resolve too
         assert value is not None
-        if isinstance(value, type) or callable(value):
+        if public in SHARED:
+            home, exporters = SHARED[public]
+            assert name in exporters, (public, name)
+            assert value.__module__ == home, (public, value.__module__)
+        elif isinstance(value, type) or callable(value):
             assert value.__module__.startswith(name), (public, value.__module__)
+
+
+def test_a_shared_class_is_one_object_everywhere() -> None:
+    """RetryNotice is the same class from sluiceway.sse and sluiceway.http."""
+    for public, (home, exporters) in SHARED.items():
+        found = {id(getattr(importlib.import_module(name), public)) for name in exporters}
+        assert found == {id(getattr(importlib.import_module(home), public))}
+
+
+@pytest.mark.parametrize(
+    ("name", "old"), [("sluiceway.sse", "Reconnect"), ("sluiceway.http", "Retrying")]
+)
+def test_deprecated_notice_names_still_import(name: str, old: str) -> None:
+    """The old notice names give RetryNotice, with a DeprecationWarning that names it."""
+    module = importlib.import_module(name)
+    with pytest.warns(DeprecationWarning, match=rf"{name}\.{old} is deprecated.*RetryNotice"):
+        value = getattr(module, old)
+    assert value is module.RetryNotice
+    assert old not in module.__all__
+
+
+def test_deprecated_notice_names_warn_when_imported() -> None:
+    """`from ... import Reconnect` and `... import Retrying` warn, and give RetryNotice."""
+    from sluiceway.http import RetryNotice
+
+    with pytest.warns(DeprecationWarning, match="Reconnect"):
+        from sluiceway.sse import Reconnect
+    with pytest.warns(DeprecationWarning, match="Retrying"):
+        from sluiceway.http import Retrying
+    assert Reconnect is RetryNotice
+    assert Retrying is RetryNotice
+
+
+@pytest.mark.parametrize("name", ["sluiceway.sse", "sluiceway.http"])
+def test_an_unknown_name_is_still_an_attribute_error(name: str) -> None:
+    """The deprecation hook answers only for the old names."""
+    module = importlib.import_module(name)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        module.Nope

@@ -30,7 +30,7 @@ from sluiceway.http import (
     Page,
     PageNumber,
     Retry,
-    Retrying,
+    RetryNotice,
     Strategy,
     pages,
     paginate,
@@ -450,7 +450,7 @@ class TestFanOut:
 class TestResilience:
     async def test_retry_after_one_second(self, api: Server, key: str) -> None:
         """A 429 with Retry-After: 1 waits about a second, then goes on: no item lost or twice."""
-        notices: list[Retrying] = []
+        notices: list[RetryNotice] = []
         stream = open_(api, "body_cursor", key, params={"fail": "429@2"}, on_retry=notices.append)
         started = anyio.current_time()
         got = await stream.to_list()
@@ -460,6 +460,9 @@ class TestResilience:
         assert [(n.status, n.delay, n.attempt) for n in notices] == [(429, 1.0, 1)]
         assert stream.retries == 1
         assert "HTTP 429" in repr(notices[0])
+        assert notices[0].url.startswith(api.url)
+        assert notices[0].error is None
+        assert notices[0].last_event_id is None
         times = api.times(key)
         assert len(times) == 6
         assert times[3] - times[2] >= 0.9  # the retry of page 3 came a second after the 429
@@ -472,7 +475,7 @@ class TestResilience:
 
     async def test_a_dropped_connection_is_retried(self, api: Server, key: str) -> None:
         """The connection cut mid-body: the page is fetched again, nothing lost or repeated."""
-        notices: list[Retrying] = []
+        notices: list[RetryNotice] = []
         stream = open_(
             api, "link_header", key, params={"fail": "drop@3"}, retry=FAST, on_retry=notices.append
         )

@@ -10,7 +10,7 @@ import pytest
 
 import sluiceway as sw
 from sluiceway.errors import SSELimitError, SSEResponseError
-from sluiceway.sse import Event, Reconnect, connect
+from sluiceway.sse import Event, RetryNotice, connect
 
 if TYPE_CHECKING:
     from .conftest import Server
@@ -96,18 +96,21 @@ class TestHappyPath:
 class TestReconnect:
     async def test_dropped_connections_lose_and_repeat_nothing(self, sse_server: Server) -> None:
         """Dropped mid-event three times: every event once, in order, half events never seen."""
-        notices: list[Reconnect] = []
-        stream = connect(f"{sse_server.url}/drop?count=12&every=3", on_reconnect=notices.append)
+        notices: list[RetryNotice] = []
+        url = f"{sse_server.url}/drop?count=12&every=3"
+        stream = connect(url, on_reconnect=notices.append)
         events = await stream.take(12).to_list()
         assert numbers(events) == list(range(1, 13))
         assert "999" not in [e.id for e in events]
         assert [n.last_event_id for n in notices[:3]] == ["3", "6", "9"]
         assert all(n.error is not None for n in notices[:3])
+        assert {(n.url, n.status, n.attempt) for n in notices[:3]} == {(url, None, 1)}
+        assert "Last-Event-ID '3'" in str(notices[0])
         assert stream.reconnection_time == 20
 
     async def test_the_servers_retry_time_is_waited(self, sse_server: Server) -> None:
         """After a drop the client waits the server's retry time (20 ms), not its backoff."""
-        notices: list[Reconnect] = []
+        notices: list[RetryNotice] = []
         stream = connect(
             f"{sse_server.url}/drop?count=4&every=2",
             on_reconnect=notices.append,
@@ -120,7 +123,7 @@ class TestReconnect:
 
     async def test_a_clean_end_of_a_get_stream_reconnects(self, sse_server: Server) -> None:
         """A GET body that ends is reopened with Last-Event-ID, as EventSource does."""
-        notices: list[Reconnect] = []
+        notices: list[RetryNotice] = []
         stream = connect(
             f"{sse_server.url}/events?count=4",
             on_reconnect=notices.append,
@@ -171,7 +174,7 @@ class TestReconnect:
 
     async def test_idle_timeout_reconnects_unless_comments_arrive(self, sse_server: Server) -> None:
         """Silence longer than idle_timeout reopens the stream; comments count as activity."""
-        notices: list[Reconnect] = []
+        notices: list[RetryNotice] = []
         quiet = connect(
             f"{sse_server.url}/idle",
             idle_timeout=0.1,
@@ -181,7 +184,7 @@ class TestReconnect:
         events = await quiet.take(2).to_list()
         assert [e.id for e in events] == ["1", "2"]  # the second from a new connection
         assert isinstance(notices[0].error, TimeoutError)
-        chatty: list[Reconnect] = []
+        chatty: list[RetryNotice] = []
         with anyio.fail_after(20):
             events = (
                 await connect(
@@ -202,7 +205,7 @@ class TestRefusals:
         self, sse_server: Server, code: int
     ) -> None:
         """204 and any non-200 status raise SSEResponseError and are not retried."""
-        notices: list[Reconnect] = []
+        notices: list[RetryNotice] = []
         stream = connect(f"{sse_server.url}/status/{code}", on_reconnect=notices.append)
         with pytest.raises(SSEResponseError) as caught:
             await stream.to_list()

@@ -20,7 +20,7 @@ import pytest
 
 from faults import BODIES, FIRST, KINDS
 from sluiceway.errors import SSEResponseError
-from sluiceway.sse import Reconnect, connect
+from sluiceway.sse import RetryNotice, connect
 
 if TYPE_CHECKING:
     from faults import FaultServer
@@ -34,10 +34,10 @@ QUICK = 3.0
 
 async def refused(
     server: FaultServer, kind: str, body: str, client: str
-) -> tuple[SSEResponseError, int, float, list[Reconnect]]:
+) -> tuple[SSEResponseError, int, float, list[RetryNotice]]:
     """Connect to a refusal: the error, the requests made, the seconds taken, the notices."""
     run = uuid4().hex
-    notices: list[Reconnect] = []
+    notices: list[RetryNotice] = []
     async with AsyncExitStack() as stack:
         http = None
         if client == "read_timeout":

@@ -56,9 +56,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
 
 
 async def _stream(args: argparse.Namespace, headers: dict[str, str], body: object) -> None:
-    from ..sse import Reconnect, connect
+    from ..sse import RetryNotice, connect
 
-    def notice(reconnect: Reconnect) -> None:
+    def notice(reconnect: RetryNotice) -> None:
         why = "the body ended" if reconnect.error is None else f"{reconnect.error!r}"
         print(
             f"sluiceway: reconnecting in {reconnect.delay:.2f} s (attempt {reconnect.attempt}, "

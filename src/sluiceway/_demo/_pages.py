@@ -19,7 +19,7 @@ WORK = 0.02
 async def part(out: TextIO) -> None:
     """A cursor API on loopback: read-ahead against sequential, a 429 waited out, a resume."""
     try:
-        from ..http import BodyCursor, Retrying, paginate
+        from ..http import BodyCursor, RetryNotice, paginate
     except ImportError:
         out.write("\n8. Paginated API: skipped (pip install 'sluiceway[http]')\n")
         return
@@ -70,7 +70,7 @@ async def part(out: TextIO) -> None:
             f"{pipelined:.2f} s with prefetch=1 ({pipelined / sequential:.2f}x)\n"
         )
 
-        notices: list[Retrying] = []
+        notices: list[RetryNotice] = []
         first = paginate(
             None,
             url,

@@ -11,7 +11,7 @@ import anyio.abc
 async def part(out: TextIO) -> None:
     """A server on loopback streams tokens and hangs up mid-event; the client resumes."""
     try:
-        from ..sse import Reconnect, connect
+        from ..sse import RetryNotice, connect
     except ImportError:
         out.write("\n7. Server-Sent Events: skipped (pip install 'sluiceway[http]')\n")
         return
@@ -56,7 +56,7 @@ async def part(out: TextIO) -> None:
                     await client.send(b"id: 99\ndata: half an eve")
                     return  # hang up without finishing the event
 
-    notices: list[Reconnect] = []
+    notices: list[RetryNotice] = []
     tokens: list[str] = []
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)

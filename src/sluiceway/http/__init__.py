@@ -6,6 +6,10 @@ whole pages with their responses. This package needs httpx
 (``pip install 'sluiceway[http]'``); ``import sluiceway`` does not load it.
 """
 
+import warnings
+from typing import Any
+
+from .._transport._notice import RetryNotice as RetryNotice
 from ._fetch import Page as Page
 from ._paginate import DEFAULT_MAX_EMPTY_PAGES as DEFAULT_MAX_EMPTY_PAGES
 from ._paginate import DEFAULT_MAX_PAGE_SIZE as DEFAULT_MAX_PAGE_SIZE
@@ -16,7 +20,6 @@ from ._policy import RateLimiter as RateLimiter
 from ._policy import Retry as Retry
 from ._policy import parse_retry_after as parse_retry_after
 from ._policy import rate_limit_wait as rate_limit_wait
-from ._request import Retrying as Retrying
 from ._strategies import BodyCursor as BodyCursor
 from ._strategies import Custom as Custom
 from ._strategies import LastItemCursor as LastItemCursor
@@ -42,7 +45,7 @@ __all__ = [
     "PaginatedStream",
     "RateLimiter",
     "Retry",
-    "Retrying",
+    "RetryNotice",
     "Strategy",
     "get_path",
     "pages",
@@ -51,3 +54,15 @@ __all__ = [
     "parse_retry_after",
     "rate_limit_wait",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Retrying":
+        warnings.warn(
+            "sluiceway.http.Retrying is deprecated: use sluiceway.http.RetryNotice "
+            "(the same class, shared with sluiceway.sse)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return RetryNotice
+    raise AttributeError(f"module 'sluiceway.http' has no attribute {name!r}")

@@ -23,7 +23,7 @@ from .._transport._httpx import join_url, merge_params
 from ..ops._flow import Prefetch
 from ._fetch import Fetcher, FetchOptions, Page, start_at
 from ._policy import Retry
-from ._request import Retrying, Sender
+from ._request import Sender
 from ._strategies import Custom, Offset, PageNumber, Strategy
 
 try:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
     from .._core._scope import Scope
+    from .._transport._notice import RetryNotice
 
 __all__ = [
     "DEFAULT_MAX_EMPTY_PAGES",
@@ -208,7 +209,7 @@ def paginate(
     max_page_size: int = DEFAULT_MAX_PAGE_SIZE,
     max_empty_pages: int | None = DEFAULT_MAX_EMPTY_PAGES,
     allow_hosts: Iterable[str] = (),
-    on_retry: Callable[[Retrying], object] | None = None,
+    on_retry: Callable[[RetryNotice], object] | None = None,
     concurrency: int = 1,
     method: str = "GET",
     json: Any = None,
@@ -254,7 +255,7 @@ def paginate(
         allow_hosts: hosts a next URL may point to besides the first request's
             origin (scheme, host and port); any other raises
             :class:`~sluiceway.errors.CrossOriginError`.
-        on_retry: called with a :class:`Retrying` before each wait.
+        on_retry: called with a :class:`RetryNotice` before each wait.
         concurrency: with :class:`PageNumber` or :class:`Offset` and a total
             path (``total=``, ``total_pages=``), fetch up to this many of the
             pages after the first in parallel (the first page's total says

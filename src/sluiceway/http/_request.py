@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._transport._httpx import BODY_START, build_request, read_start
+from .._transport._notice import RetryNotice
 from ..errors import HTTPStatusError, PageTooLargeError, RetriesExhaustedError
 from ._policy import RateLimiter, rate_limit_wait
 
@@ -27,29 +28,10 @@ if TYPE_CHECKING:
 
     from ._policy import Retry
 
-__all__ = ["Call", "Retrying", "Sender", "body_text"]
+__all__ = ["Call", "Sender", "body_text"]
 
 #: Response headers that describe the encoded body, dropped from a page's response copy.
 _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-
-
-class Retrying:
-    """What a retry notice tells: which try failed, why, and the wait before the next."""
-
-    __slots__ = ("attempt", "delay", "error", "status", "url")
-
-    def __init__(
-        self, url: str, attempt: int, delay: float, status: int | None, error: BaseException | None
-    ) -> None:
-        self.url = url
-        self.attempt = attempt
-        self.delay = delay
-        self.status = status
-        self.error = error
-
-    def __repr__(self) -> str:
-        why = f"HTTP {self.status}" if self.status is not None else repr(self.error)
-        return f"<Retrying {self.url} (retry {self.attempt}) in {self.delay:.2f} s after {why}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +77,7 @@ class Sender:
         retry: Retry | None,
         rate: float | None,
         max_page_size: int,
-        on_retry: Callable[[Retrying], object] | None,
+        on_retry: Callable[[RetryNotice], object] | None,
     ) -> None:
         self._client = client
         self._own_client = client is None
@@ -179,7 +161,9 @@ class Sender:
                 ) from error
             self.retries += 1
             if self.on_retry is not None:
-                self.on_retry(Retrying(url, attempt, delay, status, error))
+                self.on_retry(
+                    RetryNotice(attempt=attempt, delay=delay, url=url, error=error, status=status)
+                )
             self._limiter.hold(delay)  # every request of this paginator waits
 
     def _observe(self, headers: httpx.Headers) -> None:

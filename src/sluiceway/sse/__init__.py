@@ -1,12 +1,14 @@
 """Server-Sent Events: a WHATWG-exact decoder and a reconnecting client.
 
-``Decoder`` and ``Event`` need nothing beyond the standard library;
-``connect`` needs httpx (``pip install 'sluiceway[http]'``) and imports it
-only when it is first used.
+``Decoder``, ``Event`` and ``RetryNotice`` need nothing beyond the standard
+library; ``connect`` needs httpx (``pip install 'sluiceway[http]'``) and
+imports it only when it is first used.
 """
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
+from .._transport._notice import RetryNotice as RetryNotice
 from ._decoder import DEFAULT_MAX_EVENT_SIZE as DEFAULT_MAX_EVENT_SIZE
 from ._decoder import DEFAULT_MAX_LINE_SIZE as DEFAULT_MAX_LINE_SIZE
 from ._decoder import Decoder as Decoder
@@ -14,7 +16,6 @@ from ._event import Event as Event
 
 if TYPE_CHECKING:
     from ._client import EventStream as EventStream
-    from ._client import Reconnect as Reconnect
     from ._client import connect as connect
 
 __all__ = [
@@ -23,14 +24,22 @@ __all__ = [
     "Decoder",
     "Event",
     "EventStream",
-    "Reconnect",
+    "RetryNotice",
     "connect",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("EventStream", "Reconnect", "connect"):
+    if name in ("EventStream", "connect"):
         from . import _client
 
         return getattr(_client, name)
+    if name == "Reconnect":
+        warnings.warn(
+            "sluiceway.sse.Reconnect is deprecated: use sluiceway.sse.RetryNotice "
+            "(the same class, shared with sluiceway.http)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return RetryNotice
     raise AttributeError(f"module 'sluiceway.sse' has no attribute {name!r}")

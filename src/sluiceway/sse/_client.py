@@ -22,6 +22,7 @@ from .._core._callables import check_count, check_seconds
 from .._core._nodes import Source
 from .._stream import Stream
 from .._transport._httpx import build_request, read_start
+from .._transport._notice import RetryNotice
 from ..errors import SSEResponseError
 from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
 from ._event import Event
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     from .._core._scope import Scope
 
-__all__ = ["EventStream", "Reconnect", "connect"]
+__all__ = ["EventStream", "connect"]
 
 #: While events are small (under _SMALL_EVENT bytes on average), a larger chunk
 #: is fed to the decoder in slices of _SLICE bytes: each batch of events is
@@ -50,27 +51,6 @@ _SMALL_EVENT = 256
 _HOLD = 65536
 #: Longest reconnect wait taken from a server's retry (ms): 31,700 years, and a float.
 _FOREVER_MS = 10**15
-
-
-class Reconnect:
-    """What a reconnect notice tells: the attempt number, the wait and why."""
-
-    __slots__ = ("attempt", "delay", "error", "last_event_id")
-
-    def __init__(
-        self, attempt: int, delay: float, error: BaseException | None, last_event_id: str
-    ) -> None:
-        self.attempt = attempt
-        self.delay = delay
-        self.error = error
-        self.last_event_id = last_event_id
-
-    def __repr__(self) -> str:
-        why = "the body ended" if self.error is None else f"{type(self.error).__name__}"
-        return (
-            f"<Reconnect #{self.attempt} in {self.delay:.2f} s after {why}, "
-            f"Last-Event-ID {self.last_event_id!r}>"
-        )
 
 
 class _Source(Source):
@@ -241,7 +221,15 @@ class _Source(Source):
                 delay = self._delay(attempt)
                 notify = opts["on_reconnect"]
                 if notify is not None:
-                    notify(Reconnect(attempt, delay, error, self.last_event_id))
+                    notify(
+                        RetryNotice(
+                            attempt=attempt,
+                            delay=delay,
+                            url=opts["url"],
+                            error=error,
+                            last_event_id=self.last_event_id,
+                        )
+                    )
                 await anyio.sleep(delay)
         finally:
             if self._own_client:
@@ -366,7 +354,7 @@ def connect(
     backoff_max: float = 30.0,
     max_line_size: int = DEFAULT_MAX_LINE_SIZE,
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-    on_reconnect: Callable[[Reconnect], object] | None = None,
+    on_reconnect: Callable[[RetryNotice], object] | None = None,
 ) -> EventStream:
     """A stream of the events at ``url``, reconnecting as a browser's EventSource does.
 
@@ -390,7 +378,7 @@ def connect(
         backoff_initial, backoff_max: the capped exponential backoff (with
             jitter) used while the server sent no ``retry``.
         max_line_size, max_event_size: the decoder's limits.
-        on_reconnect: called with a :class:`Reconnect` before each wait.
+        on_reconnect: called with a :class:`RetryNotice` before each wait.
 
     Raises:
         SSEResponseError: while iterating, when the server answers 204, another
