@@ -13,6 +13,7 @@ last event ID again. Answers that are not an event stream end it with
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from operator import length_hint
 from typing import TYPE_CHECKING, Any
 
@@ -53,8 +54,28 @@ _HOLD = 65536
 _FOREVER_MS = 10**15
 
 
-class _Source(Source):
-    """The connection loop, as the node of an EventStream."""
+@dataclass(frozen=True, slots=True)
+class _ConnectOptions:
+    """What :func:`connect` was asked for, checked: the connection loop's settings."""
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    json: Any
+    last_event_id: str | None
+    #: Reconnect after a clean end of the body (network errors always reconnect).
+    reconnect: bool
+    max_reconnects: int | None
+    idle_timeout: float | None
+    backoff_initial: float
+    backoff_max: float
+    max_line_size: int
+    max_event_size: int
+    on_reconnect: Callable[[RetryNotice], object] | None
+
+
+class _ConnectionLoop(Source):
+    """The connection loop (connect, read, decode, reconnect), as the node of an EventStream."""
 
     __slots__ = (
         "_batch",
@@ -66,7 +87,7 @@ class _Source(Source):
         "_own_client",
     )
 
-    def __init__(self, client: httpx.AsyncClient | None, options: dict[str, Any]) -> None:
+    def __init__(self, client: httpx.AsyncClient | None, options: _ConnectOptions) -> None:
         super().__init__()
         self._client = client
         self._own_client = client is None
@@ -77,7 +98,7 @@ class _Source(Source):
         # chunks before (or the id to resume from).
         self._batch: list[Event] = []
         self._cursor: Iterator[Event] = iter(self._batch)
-        self._committed: str = options["last_event_id"] or ""
+        self._committed: str = options.last_event_id or ""
         # The decoder of the current (or last) connection: it keeps the
         # server's retry, and the next one starts from it.
         self._decoder: Decoder | None = None
@@ -108,11 +129,11 @@ class _Source(Source):
                 await self._client.aclose()
 
     def describe(self) -> str:
-        return f"sse.connect({self._options['url']!r})"
+        return f"sse.connect({self._options.url!r})"
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-        headers.update(self._options["headers"])
+        headers.update(self._options.headers)
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
         return headers
@@ -123,14 +144,14 @@ class _Source(Source):
             # A float holds no more than ~1e308; any wait of 1e15 ms is forever anyway.
             return min(self.reconnection_time, _FOREVER_MS) / 1000
         opts = self._options
-        ceiling: float = min(opts["backoff_max"], opts["backoff_initial"] * 2 ** (attempt - 1))
+        ceiling: float = min(opts.backoff_max, opts.backoff_initial * 2 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     async def _events(self, client: httpx.AsyncClient) -> AsyncIterator[Event]:
         # One generator from the socket to the consumer: each event costs one
         # yield, not one per layer.
         opts = self._options
-        reconnect, idle = opts["reconnect"], opts["idle_timeout"]
+        reconnect, idle = opts.reconnect, opts.idle_timeout
         attempt = 0
         try:
             while True:
@@ -140,8 +161,8 @@ class _Source(Source):
                     response = await self._connect(client)
                     try:
                         decoder = Decoder(
-                            max_line_size=opts["max_line_size"],
-                            max_event_size=opts["max_event_size"],
+                            max_line_size=opts.max_line_size,
+                            max_event_size=opts.max_event_size,
                             last_event_id=self.last_event_id,
                         )
                         decoder.reconnection_time = self.reconnection_time
@@ -213,19 +234,19 @@ class _Source(Source):
                 if delivered:
                     attempt = 0  # the connection was good: start the backoff over
                 attempt += 1
-                limit = opts["max_reconnects"]
+                limit = opts.max_reconnects
                 if limit is not None and attempt > limit:
                     if error is not None:
                         raise error
                     return
                 delay = self._delay(attempt)
-                notify = opts["on_reconnect"]
+                notify = opts.on_reconnect
                 if notify is not None:
                     notify(
                         RetryNotice(
                             attempt=attempt,
                             delay=delay,
-                            url=opts["url"],
+                            url=opts.url,
                             error=error,
                             last_event_id=self.last_event_id,
                         )
@@ -239,7 +260,7 @@ class _Source(Source):
         """Send the request; the response if it is an event stream, else SSEResponseError."""
         opts = self._options
         request = build_request(
-            client, opts["method"], opts["url"], headers=self._headers(), json=opts["json"]
+            client, opts.method, opts.url, headers=self._headers(), json=opts.json
         )
         response = await client.send(request, stream=True, follow_redirects=True)
         try:
@@ -257,7 +278,7 @@ class _Source(Source):
                 with anyio.move_on_after(idle) as waited:
                     chunk = await anext(chunks, None)
                 if waited.cancelled_caught:
-                    raise TimeoutError(f"sse: no data from {self._options['url']} for {idle:g} s")
+                    raise TimeoutError(f"sse: no data from {self._options.url} for {idle:g} s")
                 if chunk is None:
                     return
                 yield chunk  # outside the cancel scope: the consumer's time is not counted
@@ -322,7 +343,7 @@ class EventStream(Stream[Event]):
 
     __slots__ = ("_source",)
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: _ConnectionLoop) -> None:
         super().__init__(source)
         self._source = source
 
@@ -389,21 +410,21 @@ def connect(
         raise TypeError(f"connect() expects a URL string, got {type(url).__name__}")
     if max_reconnects is not None:
         check_count(max_reconnects, "connect", "max_reconnects")
-    options: dict[str, Any] = {
-        "url": str(url),
-        "method": method.upper(),
-        "headers": dict(headers or {}),
-        "json": json,
-        "last_event_id": last_event_id,
-        "reconnect": method.upper() == "GET" if reconnect is None else reconnect,
-        "max_reconnects": max_reconnects,
-        "idle_timeout": None
+    options = _ConnectOptions(
+        url=str(url),
+        method=method.upper(),
+        headers=dict(headers or {}),
+        json=json,
+        last_event_id=last_event_id,
+        reconnect=method.upper() == "GET" if reconnect is None else reconnect,
+        max_reconnects=max_reconnects,
+        idle_timeout=None
         if idle_timeout is None
         else check_seconds(idle_timeout, "connect", "idle_timeout"),
-        "backoff_initial": check_seconds(backoff_initial, "connect", "backoff_initial"),
-        "backoff_max": check_seconds(backoff_max, "connect", "backoff_max"),
-        "max_line_size": check_count(max_line_size, "connect", "max_line_size", minimum=1),
-        "max_event_size": check_count(max_event_size, "connect", "max_event_size", minimum=1),
-        "on_reconnect": on_reconnect,
-    }
-    return EventStream(_Source(client, options))
+        backoff_initial=check_seconds(backoff_initial, "connect", "backoff_initial"),
+        backoff_max=check_seconds(backoff_max, "connect", "backoff_max"),
+        max_line_size=check_count(max_line_size, "connect", "max_line_size", minimum=1),
+        max_event_size=check_count(max_event_size, "connect", "max_event_size", minimum=1),
+        on_reconnect=on_reconnect,
+    )
+    return EventStream(_ConnectionLoop(client, options))
