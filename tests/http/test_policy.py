@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from sluiceway.http import RateLimiter, Retry, parse_retry_after, rate_limit_wait
+from sluiceway.http._policy import backoff_delay
 
 NOW = 1_700_000_000.0
 
@@ -69,6 +70,21 @@ class TestRetry:
             2.0,
         ]
         assert [retry.backoff(n, lambda: 1.0) for n in (1, 2, 3, 4, 5)] == [0.5, 1, 2, 4, 4]
+
+    def test_any_number_of_failures_stays_at_the_cap(self) -> None:
+        """Thousands of tries in a row wait backoff_max, not an OverflowError (2.0 ** 1024)."""
+        retry = Retry(attempts=5000, backoff_initial=0.5, backoff_max=4.0)
+        for attempt in (1024, 1025, 1026, 5000, 10**30):
+            assert retry.backoff(attempt, lambda: 0.5) == 3.0
+            assert backoff_delay(attempt, 1e-300, 4.0, lambda: 1.0) == 4.0
+
+    def test_retry_backoff_is_backoff_delay(self) -> None:
+        """Retry.backoff is the library's one backoff, fed its own initial and maximum."""
+        retry = Retry(backoff_initial=0.3, backoff_max=7.0)
+        for attempt in range(1, 12):
+            for rand in (0.0, 0.37, 0.999):
+                expected = backoff_delay(attempt, 0.3, 7.0, lambda r=rand: r)
+                assert retry.backoff(attempt, lambda r=rand: r) == expected
 
     def test_the_servers_wait_wins(self) -> None:
         """Retry-After (then a spent rate limit's reset) is used instead of the backoff."""

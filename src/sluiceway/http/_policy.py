@@ -4,6 +4,10 @@ Nothing here touches the network. :class:`Retry` says whether a failed try
 is worth another and how long to wait first; :class:`RateLimiter` spaces the
 requests of one paginator and holds them all while the server asks for a
 pause. The paginator feeds them what it sees and sleeps for what they say.
+:func:`backoff_delay` is the one backoff of the library: pagination's
+retries and SSE's reconnects both wait what it says when the server named
+no time. The clock (``now``) and the random source (``rand``) are
+parameters, so tests pass their own.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = [
     "DEFAULT_RETRY_STATUSES",
     "RateLimiter",
     "Retry",
+    "backoff_delay",
     "parse_retry_after",
     "rate_limit_wait",
 ]
@@ -34,6 +39,23 @@ DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 #: An X-RateLimit-Reset value above this is a Unix time; below, a number of seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
+
+
+def backoff_delay(
+    attempt: int, initial: float, maximum: float, rand: Callable[[], float] = random.random
+) -> float:
+    """The capped exponential backoff with jitter before try number ``attempt`` (1, 2, ...).
+
+    Between half and all of the ceiling ``min(maximum, initial * 2 ** (attempt - 1))``:
+    ``ceiling / 2 + rand() * ceiling / 2``, where ``rand()`` is in [0, 1).
+    However many tries failed in a row, the ceiling stays ``maximum``.
+    """
+    try:
+        grown = math.ldexp(initial, attempt - 1)  # initial * 2 ** (attempt - 1), exactly
+    except OverflowError:  # past 2 ** 1023: far beyond any maximum
+        grown = math.inf
+    ceiling = min(maximum, grown)
+    return ceiling / 2 + rand() * ceiling / 2
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -121,9 +143,8 @@ class Retry:
         object.__setattr__(self, "statuses", frozenset(self.statuses))
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """The backoff before retry number ``attempt`` (1, 2, ...), with jitter."""
-        ceiling: float = min(self.backoff_max, self.backoff_initial * 2.0 ** (attempt - 1))
-        return ceiling / 2 + rand() * ceiling / 2
+        """The backoff before retry number ``attempt`` (1, 2, ...): :func:`backoff_delay`."""
+        return backoff_delay(attempt, self.backoff_initial, self.backoff_max, rand)
 
     def retries_status(self, status: int, headers: Mapping[str, str]) -> bool:
         """Whether an answer with this status (and headers) is worth another try."""

@@ -25,6 +25,7 @@ from .._stream import Stream
 from .._transport._httpx import build_request, read_start
 from .._transport._notice import RetryNotice
 from ..errors import SSEResponseError
+from ..http._policy import backoff_delay
 from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
 from ._event import Event
 
@@ -85,13 +86,21 @@ class _ConnectionLoop(Source):
         "_decoder",
         "_options",
         "_own_client",
+        "_rand",
     )
 
-    def __init__(self, client: httpx.AsyncClient | None, options: _ConnectOptions) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None,
+        options: _ConnectOptions,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         super().__init__()
         self._client = client
         self._own_client = client is None
         self._options = options
+        #: The random source of the backoff's jitter (a test passes its own).
+        self._rand = rand
         # The events of the chunk being handed out, and the iterator over them:
         # how far it got tells which event the consumer has last, without a
         # store per event. _committed is the id of the last event of the
@@ -139,13 +148,12 @@ class _ConnectionLoop(Source):
         return headers
 
     def _delay(self, attempt: int) -> float:
-        """Seconds to wait before reconnect number ``attempt`` (1, 2, ...)."""
+        """Seconds before reconnect number ``attempt``: the server's ``retry``, else the backoff."""
         if self.reconnection_time is not None:
             # A float holds no more than ~1e308; any wait of 1e15 ms is forever anyway.
             return min(self.reconnection_time, _FOREVER_MS) / 1000
         opts = self._options
-        ceiling: float = min(opts.backoff_max, opts.backoff_initial * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return backoff_delay(attempt, opts.backoff_initial, opts.backoff_max, self._rand)
 
     async def _events(self, client: httpx.AsyncClient) -> AsyncIterator[Event]:
         # One generator from the socket to the consumer: each event costs one
