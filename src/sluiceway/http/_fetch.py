@@ -184,7 +184,7 @@ class Fetcher:
                     step, custom = self._step(response, body, items, state)
                     if fetched == 1 and scope is not None and opts.concurrency > 1:
                         ahead = self._ahead(client, scope, self._plan(body, step, len(items)))
-                except PathError as exc:
+                except PathError as exc:  # internal: the public error names URL and body too
                     raise BadPageError(
                         exc.reason, url=url, path=exc.path, body=body_text(raw)
                     ) from None

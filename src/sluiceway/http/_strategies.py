@@ -41,7 +41,17 @@ __all__ = [
 
 
 class PathError(Exception):
-    """A path the strategy needs is missing or of the wrong kind (turned into BadPageError)."""
+    """A path the strategy needs is missing or of the wrong kind: internal, never seen by users.
+
+    A strategy knows the path but not the page's URL or body, so it raises
+    this and the fetch loop (``_fetch.Fetcher.pages``), the only caller of
+    the methods that raise it (``follow``, ``plan`` and :func:`items_at`,
+    which take a :class:`Reply` or a :class:`Step`), turns it into
+    :class:`~sluiceway.errors.BadPageError` with all three, ``from None``.
+    That is why it is not in :mod:`sluiceway.errors`; ``get_path``, the one
+    path function users call, never raises it. ``tests/http/test_bad_paths.py``
+    reaches every place it is raised through ``paginate()``.
+    """
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(reason)
