@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_GRACE",
     "Opened",
+    "aclose_iterator",
     "beneath_sources",
     "close_within",
     "current_grace",
@@ -44,6 +45,17 @@ _grace: ContextVar[float] = ContextVar("sluiceway_grace", default=DEFAULT_GRACE)
 _below: ContextVar[tuple[object, anyio.CancelScope] | None] = ContextVar(
     "sluiceway_scope_below", default=None
 )
+
+
+async def aclose_iterator(iterator: AsyncIterator[Any]) -> None:
+    """``aclose()`` an async iterator that has one, as async generators do.
+
+    For iterators typed as ``AsyncIterator`` (the protocol has no ``aclose``)
+    that are generators in fact: a library's body stream, a node's run.
+    """
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def current_grace() -> float:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from anyio.lowlevel import checkpoint
 
-from ._lifecycle import Opened, close_within
+from ._lifecycle import Opened, aclose_iterator, close_within
 from ._scope import raise_first
 
 if TYPE_CHECKING:
@@ -137,9 +137,9 @@ class Source(Node):
 
     def __init__(self) -> None:
         super().__init__()
-        self._gen: AsyncIterator[Any] | None = None
+        self._gen: AsyncGenerator[Any, None] | None = None
 
-    def run(self, scope: Scope | None) -> AsyncIterator[Any]:
+    def run(self, scope: Scope | None) -> AsyncGenerator[Any, None]:
         """The generator to hand out (called once, by ``open``)."""
         raise NotImplementedError
 
@@ -149,7 +149,7 @@ class Source(Node):
 
     async def release(self) -> None:
         if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]  # our own async generator
+            await self._gen.aclose()
 
 
 async def _aclose_owned(obj: object) -> None:
@@ -388,7 +388,7 @@ class Composite(Node):
     async def release(self) -> None:
         try:
             if self._it is not None:
-                await self._it.aclose()  # type: ignore[attr-defined]  # an async generator
+                await aclose_iterator(self._it)
         finally:
             await self.release_inputs()
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._core._lifecycle import aclose_iterator
+
 try:
     import httpx
 except ImportError:  # pragma: no cover - exercised only without the extra
@@ -134,5 +136,5 @@ async def read_start(
     except (httpx.HTTPError, httpx.StreamError):
         pass  # what arrived before it is all there is to report
     finally:
-        await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
+        await aclose_iterator(chunks)
     return b"".join(parts)[:limit]

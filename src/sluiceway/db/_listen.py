@@ -21,7 +21,7 @@ from ..errors import ListenDisconnectedError, ListenOverflowError
 from ._drivers import driver_of, require_asyncio
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     import psycopg
 
@@ -60,13 +60,13 @@ class _Listen(Source):
         self._channel = channel
         self._buffer = buffer
 
-    def run(self, scope: Scope | None) -> AsyncIterator[Notification]:
+    def run(self, scope: Scope | None) -> AsyncGenerator[Notification, None]:
         return self._asyncpg() if self._driver == "asyncpg" else self._psycopg()
 
     def describe(self) -> str:
         return f"db.listen({self._driver}, {self._channel!r})"
 
-    async def _asyncpg(self) -> AsyncIterator[Notification]:
+    async def _asyncpg(self) -> AsyncGenerator[Notification, None]:
         # asyncpg calls the listener from its protocol as notifications
         # arrive, whatever the consumer is doing: they wait in a bounded
         # buffer. A full buffer stops taking them (the rest are counted as
@@ -112,7 +112,7 @@ class _Listen(Source):
                 # Sends UNLISTEN once no other callback listens on the channel.
                 await close_within(lambda: conn.remove_listener(channel, on_notify), self)
 
-    async def _psycopg(self) -> AsyncIterator[Notification]:
+    async def _psycopg(self) -> AsyncGenerator[Notification, None]:
         # psycopg reads notifications only while its notifies() generator
         # waits, so a busy consumer leaves them with the server: that is the
         # backpressure, and there is no buffer of ours to overflow.

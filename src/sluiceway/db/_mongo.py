@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     ) from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, Callable
 
     from .._core._scope import Scope
 
@@ -100,7 +100,7 @@ class _WatchLoop(Source):
         if leaving is None:
             self.clean_exit = True
 
-    def run(self, scope: Scope | None) -> AsyncIterator[Mapping[str, Any]]:
+    def run(self, scope: Scope | None) -> AsyncGenerator[Mapping[str, Any], None]:
         return self._changes()
 
     async def _commit(self, token: Mapping[str, Any] | None) -> None:
@@ -128,7 +128,7 @@ class _WatchLoop(Source):
             )
         return exc
 
-    async def _changes(self) -> AsyncIterator[Mapping[str, Any]]:
+    async def _changes(self) -> AsyncGenerator[Mapping[str, Any], None]:
         try:
             cursor = await self._watchable.watch(**self._options.watch_kwargs(self.token))
         except OperationFailure as exc:

@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 from ._slot_errors import DRIVER_ERRORS, slot_error
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Sequence
+    from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 
     from .._core._scope import Scope
     from ._wal2json import Transaction
@@ -144,7 +144,7 @@ class _SlotReadLoop(Source):
         if leaving is None:
             self.clean_exit = True
 
-    def run(self, scope: Scope | None) -> AsyncIterator[Change]:
+    def run(self, scope: Scope | None) -> AsyncGenerator[Change, None]:
         return self._changes()
 
     # -- acknowledging ---------------------------------------------------
@@ -181,7 +181,7 @@ class _SlotReadLoop(Source):
 
     # -- the loop --------------------------------------------------------
 
-    async def _changes(self) -> AsyncIterator[Change]:
+    async def _changes(self) -> AsyncGenerator[Change, None]:
         opts = self._opts
         conn: asyncpg.Connection | None = None
         listening = False

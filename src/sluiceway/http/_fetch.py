@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("sluiceway.http needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncGenerator, Mapping
 
     from .._core._scope import Scope
     from ._request import Sender
@@ -111,10 +111,10 @@ class Fetcher:
     __slots__ = ("opts", "sender", "start")
 
     def __init__(self, sender: Sender, opts: FetchOptions, start: dict[str, Any]) -> None:
-        self.sender = sender
-        self.opts = opts
+        self.sender: Sender = sender
+        self.opts: FetchOptions = opts
         #: Where the fetch loop begins: the first page or a resumed position.
-        self.start = start
+        self.start: dict[str, Any] = start
 
     async def close(self) -> None:
         await self.sender.close()
@@ -137,7 +137,7 @@ class Fetcher:
             "items": items,
         }
 
-    async def pages(self, scope: Scope | None = None) -> AsyncIterator[Page]:
+    async def pages(self, scope: Scope | None = None) -> AsyncGenerator[Page, None]:
         """Fetch page after page, from the start (or the resumed position) to the end.
 
         With ``concurrency > 1`` (and a ``scope`` to run tasks in), the pages
@@ -155,7 +155,7 @@ class Fetcher:
         items_done: int = start["items"]
         fetched = delivered = empty_run = 0
         seen: set[tuple[str, str, bytes | None]] = set()
-        ahead: AsyncIterator[tuple[Call, httpx.Response, bytes]] | None = None
+        ahead: AsyncGenerator[tuple[Call, httpx.Response, bytes], None] | None = None
         try:
             while call is not None:
                 if opts.max_pages is not None and fetched >= opts.max_pages:
@@ -168,7 +168,7 @@ class Fetcher:
                     _, response, raw = got
                 else:
                     if ahead is not None:  # not the page predicted: on one at a time
-                        await ahead.aclose()  # type: ignore[attr-defined]  # our generator
+                        await ahead.aclose()
                         ahead = None
                     response, raw = await self.sender.send(client, call)
                 fetched += 1
@@ -217,7 +217,7 @@ class Fetcher:
                 call, state, skip = nxt, step.state, 0
         finally:
             if ahead is not None:
-                await ahead.aclose()  # type: ignore[attr-defined]  # our own async generator
+                await ahead.aclose()
 
     def _plan(self, body: Any, step: Step, per_page: int) -> list[Call]:
         """The requests of the pages after the first, as far as the limits let them go."""
@@ -233,7 +233,7 @@ class Fetcher:
 
     async def _ahead(
         self, client: httpx.AsyncClient, scope: Scope, calls: list[Call]
-    ) -> AsyncIterator[tuple[Call, httpx.Response, bytes]]:
+    ) -> AsyncGenerator[tuple[Call, httpx.Response, bytes], None]:
         """Fetch ``calls`` in tasks of ``scope``, at most ``concurrency`` held at once, in order.
 
         A task never raises: its failure is kept and raised here, in the

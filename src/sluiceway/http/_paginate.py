@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("sluiceway.http needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 
     from .._core._scope import Scope
     from .._transport._notice import RetryNotice
@@ -69,7 +69,7 @@ class _PageSource(Source):
     def needs_scope(self) -> bool:  # fan-out runs tasks
         return self._fetcher.opts.concurrency > 1
 
-    def run(self, scope: Scope | None) -> AsyncIterator[Page]:
+    def run(self, scope: Scope | None) -> AsyncGenerator[Page, None]:
         return self._fetcher.pages(scope)
 
     async def release(self) -> None:
@@ -99,10 +99,10 @@ class _Paginate(Composite):
         super().__init__([])
         self._source = source
         self._prefetch = prefetch
-        self.batched = True
-        self.fetcher = fetcher
+        self.batched: bool = True
+        self.fetcher: Fetcher = fetcher
         #: The position after the last page the consumer was given all of.
-        self.position = position
+        self.position: dict[str, Any] = position
 
     @property
     def needs_scope(self) -> bool:  # fan-out runs tasks

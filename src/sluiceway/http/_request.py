@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._core._lifecycle import aclose_iterator
 from .._transport._httpx import BODY_START, build_request, read_start
 from .._transport._notice import RetryNotice
 from ..errors import HTTPStatusError, PageTooLargeError, RetriesExhaustedError
@@ -81,13 +82,13 @@ class Sender:
     ) -> None:
         self._client = client
         self._own_client = client is None
-        self.headers = headers
-        self.retry = retry
-        self.max_page_size = max_page_size
-        self.on_retry = on_retry
+        self.headers: dict[str, str] = headers
+        self.retry: Retry | None = retry
+        self.max_page_size: int = max_page_size
+        self.on_retry: Callable[[RetryNotice], object] | None = on_retry
         self._limiter = RateLimiter(rate)
         #: Retries made so far (all pages).
-        self.retries = 0
+        self.retries: int = 0
 
     def open(self) -> httpx.AsyncClient:
         """The client to send with: the caller's, or one of our own made now."""
@@ -190,7 +191,7 @@ class Sender:
                     raise PageTooLargeError(url=url, size=size, maximum=limit)
                 parts.append(chunk)
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]  # httpx's async generator
+            await aclose_iterator(chunks)
         return b"".join(parts)
 
     @staticmethod

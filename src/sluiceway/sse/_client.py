@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._callables import check_count, check_seconds
+from .._core._lifecycle import aclose_iterator
 from .._core._nodes import Source
 from .._stream import Stream
 from .._transport._httpx import build_request, read_start
@@ -35,7 +36,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("sluiceway.sse.connect needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 
     from .._core._scope import Scope
 
@@ -123,7 +124,7 @@ class _ConnectionLoop(Source):
         """The server's last ``retry``, in milliseconds (None if it sent none)."""
         return None if self._decoder is None else self._decoder.reconnection_time
 
-    def run(self, scope: Scope | None) -> AsyncIterator[Event]:
+    def run(self, scope: Scope | None) -> AsyncGenerator[Event, None]:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(10.0, read=None), follow_redirects=True
@@ -155,7 +156,7 @@ class _ConnectionLoop(Source):
         opts = self._options
         return backoff_delay(attempt, opts.backoff_initial, opts.backoff_max, self._rand)
 
-    async def _events(self, client: httpx.AsyncClient) -> AsyncIterator[Event]:
+    async def _events(self, client: httpx.AsyncClient) -> AsyncGenerator[Event, None]:
         # One generator from the socket to the consumer: each event costs one
         # yield, not one per layer.
         opts = self._options
@@ -230,7 +231,7 @@ class _ConnectionLoop(Source):
                             if held:
                                 feed(b"".join(held))
                         finally:
-                            await chunks.aclose()  # type: ignore[attr-defined]  # httpx's
+                            await aclose_iterator(chunks)
                     finally:
                         await response.aclose()
                     if not reconnect:
@@ -291,7 +292,7 @@ class _ConnectionLoop(Source):
                     return
                 yield chunk  # outside the cancel scope: the consumer's time is not counted
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]  # httpx's
+            await aclose_iterator(chunks)
 
     async def _check(self, response: httpx.Response) -> None:
         content_type = response.headers.get("content-type", "")

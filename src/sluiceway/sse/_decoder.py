@@ -157,7 +157,7 @@ class Decoder:
         self._retry: int | None = None
         self._block = 0
         self._id_buffer = last_event_id
-        self.last_event_id = last_event_id
+        self.last_event_id: str = last_event_id
         self.reconnection_time: int | None = None
 
     def feed(self, data: bytes) -> list[Event]:
