@@ -36,7 +36,8 @@ T3 = TypeVar("T3")
 T4 = TypeVar("T4")
 T5 = TypeVar("T5")
 
-_Source = AsyncIterable[T] | Iterable[T]
+#: What a combining function takes: an async iterable or a plain one.
+_AnyIterable = AsyncIterable[T] | Iterable[T]
 
 
 class Stream(Generic[T_co]):
@@ -327,20 +328,27 @@ class Stream(Generic[T_co]):
         return self._combined(others, lambda parts: _combine.Merge(parts, buffer), "merge")
 
     @overload
-    def zip_with(self, s2: _Source[T2], /) -> Stream[tuple[T_co, T2]]: ...
-    @overload
-    def zip_with(self, s2: _Source[T2], s3: _Source[T3], /) -> Stream[tuple[T_co, T2, T3]]: ...
+    def zip_with(self, s2: _AnyIterable[T2], /) -> Stream[tuple[T_co, T2]]: ...
     @overload
     def zip_with(
-        self, s2: _Source[T2], s3: _Source[T3], s4: _Source[T4], /
+        self, s2: _AnyIterable[T2], s3: _AnyIterable[T3], /
+    ) -> Stream[tuple[T_co, T2, T3]]: ...
+    @overload
+    def zip_with(
+        self, s2: _AnyIterable[T2], s3: _AnyIterable[T3], s4: _AnyIterable[T4], /
     ) -> Stream[tuple[T_co, T2, T3, T4]]: ...
     @overload
     def zip_with(
-        self, s2: _Source[T2], s3: _Source[T3], s4: _Source[T4], s5: _Source[T5], /
+        self,
+        s2: _AnyIterable[T2],
+        s3: _AnyIterable[T3],
+        s4: _AnyIterable[T4],
+        s5: _AnyIterable[T5],
+        /,
     ) -> Stream[tuple[T_co, T2, T3, T4, T5]]: ...
     @overload
-    def zip_with(self, *others: _Source[Any]) -> Stream[tuple[Any, ...]]: ...
-    def zip_with(self, *others: _Source[Any]) -> Stream[tuple[Any, ...]]:
+    def zip_with(self, *others: _AnyIterable[Any]) -> Stream[tuple[Any, ...]]: ...
+    def zip_with(self, *others: _AnyIterable[Any]) -> Stream[tuple[Any, ...]]:
         """Tuples of an item of this stream and of each of ``others``: :func:`zip` as a method."""
         return self._combined(others, _combine.Zip, "zip")
 
@@ -474,22 +482,29 @@ def concat(*sources: AsyncIterable[T] | Iterable[T]) -> Stream[T]:
 
 
 @overload
-def zip(s1: _Source[T1], /) -> Stream[tuple[T1]]: ...
+def zip(s1: _AnyIterable[T1], /) -> Stream[tuple[T1]]: ...
 @overload
-def zip(s1: _Source[T1], s2: _Source[T2], /) -> Stream[tuple[T1, T2]]: ...
-@overload
-def zip(s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], /) -> Stream[tuple[T1, T2, T3]]: ...
+def zip(s1: _AnyIterable[T1], s2: _AnyIterable[T2], /) -> Stream[tuple[T1, T2]]: ...
 @overload
 def zip(
-    s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], s4: _Source[T4], /
+    s1: _AnyIterable[T1], s2: _AnyIterable[T2], s3: _AnyIterable[T3], /
+) -> Stream[tuple[T1, T2, T3]]: ...
+@overload
+def zip(
+    s1: _AnyIterable[T1], s2: _AnyIterable[T2], s3: _AnyIterable[T3], s4: _AnyIterable[T4], /
 ) -> Stream[tuple[T1, T2, T3, T4]]: ...
 @overload
 def zip(
-    s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], s4: _Source[T4], s5: _Source[T5], /
+    s1: _AnyIterable[T1],
+    s2: _AnyIterable[T2],
+    s3: _AnyIterable[T3],
+    s4: _AnyIterable[T4],
+    s5: _AnyIterable[T5],
+    /,
 ) -> Stream[tuple[T1, T2, T3, T4, T5]]: ...
 @overload
-def zip(*sources: _Source[Any]) -> Stream[tuple[Any, ...]]: ...
-def zip(*sources: _Source[Any]) -> Stream[tuple[Any, ...]]:
+def zip(*sources: _AnyIterable[Any]) -> Stream[tuple[Any, ...]]: ...
+def zip(*sources: _AnyIterable[Any]) -> Stream[tuple[Any, ...]]:
     """Tuples of one item from each source, until the shortest one ends.
 
     Like the builtin ``zip``: the item already pulled from a longer source
@@ -499,20 +514,28 @@ def zip(*sources: _Source[Any]) -> Stream[tuple[Any, ...]]:
 
 
 @overload
-def merge(s1: _Source[T1], /, *, buffer: int = ...) -> Stream[T1]: ...
-@overload
-def merge(s1: _Source[T1], s2: _Source[T2], /, *, buffer: int = ...) -> Stream[T1 | T2]: ...
+def merge(s1: _AnyIterable[T1], /, *, buffer: int = ...) -> Stream[T1]: ...
 @overload
 def merge(
-    s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], /, *, buffer: int = ...
+    s1: _AnyIterable[T1], s2: _AnyIterable[T2], /, *, buffer: int = ...
+) -> Stream[T1 | T2]: ...
+@overload
+def merge(
+    s1: _AnyIterable[T1], s2: _AnyIterable[T2], s3: _AnyIterable[T3], /, *, buffer: int = ...
 ) -> Stream[T1 | T2 | T3]: ...
 @overload
 def merge(
-    s1: _Source[T1], s2: _Source[T2], s3: _Source[T3], s4: _Source[T4], /, *, buffer: int = ...
+    s1: _AnyIterable[T1],
+    s2: _AnyIterable[T2],
+    s3: _AnyIterable[T3],
+    s4: _AnyIterable[T4],
+    /,
+    *,
+    buffer: int = ...,
 ) -> Stream[T1 | T2 | T3 | T4]: ...
 @overload
-def merge(*sources: _Source[T], buffer: int = ...) -> Stream[T]: ...
-def merge(*sources: _Source[Any], buffer: int = _combine.DEFAULT_MERGE_BUFFER) -> Stream[Any]:
+def merge(*sources: _AnyIterable[T], buffer: int = ...) -> Stream[T]: ...
+def merge(*sources: _AnyIterable[Any], buffer: int = _combine.DEFAULT_MERGE_BUFFER) -> Stream[Any]:
     """The items of all sources, as they arrive, each read by its own background task.
 
     Backpressure: at most ``buffer`` items are read ahead in total, plus one
