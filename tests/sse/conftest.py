@@ -95,13 +95,17 @@ def make_app(log: Log) -> Starlette:
         return Streaming(body(), media_type="text/event-stream; charset=utf-8")
 
     async def idle(request: Request) -> Response:
-        """One event, then silence (or only comments with ?comments=1)."""
+        """One event, then ``silence`` seconds of silence (or only comments with ?comments=1).
+
+        The next event comes after that; comments come every 20 ms.
+        """
         first = start_after(request) + 1
         comments = request.query_params.get("comments") == "1"
+        silence = float(request.query_params.get("silence", "8"))
 
         async def body() -> AsyncIterator[bytes]:
             yield _event(first)
-            for _ in range(400):
+            for _ in range(round(silence / 0.02)):
                 await asyncio.sleep(0.02)
                 if comments:
                     yield b": still here\n"
