@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-import anyio
 import pytest
 
 from sluiceway.http import RateLimiter, Retry, parse_retry_after, rate_limit_wait
@@ -140,11 +139,3 @@ class TestRateLimiter:
         """Without a rate, requests go at once."""
         limiter = RateLimiter()
         assert [limiter.delay(5.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-
-    async def test_hold_pauses_every_request(self) -> None:
-        """hold(s) keeps acquire() waiting about s seconds."""
-        limiter = RateLimiter()
-        limiter.hold(0.2)
-        started = anyio.current_time()
-        await limiter.acquire()
-        assert anyio.current_time() - started >= 0.19
