@@ -5,16 +5,23 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+
 from sluiceway._demo import PARTS, _rows
 
 
-async def test_database_part() -> None:
-    """The part is in the demo, streams the table and shows the read lock released."""
+async def test_database_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The part is in the demo, streams the table and shows the read lock released.
+
+    On a tenth of the demo's table: the same code, with a tenth of its time.
+    """
+    monkeypatch.setattr(_rows, "ROWS", _rows.ROWS // 10)
+    monkeypatch.setattr(_rows, "ONE_BY_ONE", _rows.ONE_BY_ONE // 10)
     assert _rows.part in PARTS
     out = io.StringIO()
     await _rows.part(out)
     text = out.getvalue()
-    assert "9. A database: 200,000 rows of SQLite" in text
+    assert f"9. A database: {_rows.ROWS:,} rows of SQLite" in text
     rates = [float(m.replace(",", "")) for m in re.findall(r"([\d,]+) rows/s", text)]
     assert len(rates) == 3
     assert all(rate > 0 for rate in rates)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -42,6 +43,11 @@ async def listener(
     if request.param == "asyncpg":
         return asyncpg_conn, asyncpg_conn.get_server_pid()
     return psycopg_conn, psycopg_conn.info.backend_pid
+
+
+def fresh(name: str) -> str:
+    """A channel name of the test's own: channels are server-wide, and tests may run in parallel."""
+    return f"{name}_{uuid.uuid4().hex[:8]}"
 
 
 async def until_listening(sender: Any, pid: int, channel: str) -> None:
@@ -91,18 +97,20 @@ class TestDelivery:
     ) -> None:
         """Each NOTIFY arrives once, in order, with its channel, payload and sender's pid."""
         conn, pid = listener
-        got = await collect(listen(conn, "sw_orders"), 3, sender, pid, "sw_orders", "a", "", "c")
+        channel = fresh("sw_orders")
+        got = await collect(listen(conn, channel), 3, sender, pid, channel, "a", "", "c")
         me = sender.get_server_pid()
         assert got == [
-            Notification("sw_orders", "a", me),
-            Notification("sw_orders", "", me),
-            Notification("sw_orders", "c", me),
+            Notification(channel, "a", me),
+            Notification(channel, "", me),
+            Notification(channel, "c", me),
         ]
 
     async def test_only_its_channel(self, listener: tuple[Any, int], sender: Any) -> None:
         """Notifications on other channels are not delivered."""
         conn, pid = listener
-        stream = listen(conn, "sw_mine")
+        mine, other = fresh("sw_mine"), fresh("sw_other")
+        stream = listen(conn, mine)
         got: list[Notification] = []
 
         async def consume() -> None:
@@ -114,15 +122,15 @@ class TestDelivery:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(consume)
-                await until_listening(sender, pid, "sw_mine")
-                await sender.execute("SELECT pg_notify('sw_other', 'no')")
-                await sender.execute("SELECT pg_notify('sw_mine', 'yes')")
+                await until_listening(sender, pid, mine)
+                await sender.execute("SELECT pg_notify($1, 'no')", other)
+                await sender.execute("SELECT pg_notify($1, 'yes')", mine)
         assert [n.payload for n in got] == ["yes"]
 
     async def test_channel_name_is_quoted(self, listener: tuple[Any, int], sender: Any) -> None:
         """A channel name with spaces, quotes and capitals is one identifier."""
         conn, pid = listener
-        channel = 'Mixed "Case" chan'
+        channel = fresh('Mixed "Case" chan')
         got = await collect(listen(conn, channel), 1, sender, pid, channel, "x")
         assert [(n.channel, n.payload) for n in got] == [(channel, "x")]
 
@@ -132,15 +140,17 @@ class TestDelivery:
 
         conn, pid = listener
         big = "x" * 7999
-        got = await collect(listen(conn, "sw_big"), 1, sender, pid, "sw_big", big)
+        channel = fresh("sw_big")
+        got = await collect(listen(conn, channel), 1, sender, pid, channel, big)
         assert got[0].payload == big
         with pytest.raises(asyncpg.InvalidParameterValueError, match="payload string too long"):
-            await sender.execute("SELECT pg_notify('sw_big', $1)", "x" * 8000)
+            await sender.execute("SELECT pg_notify($1, $2)", channel, "x" * 8000)
 
     async def test_unlisten_on_close(self, listener: tuple[Any, int], sender: Any) -> None:
         """Closing the stream runs UNLISTEN; the connection works after."""
         conn, pid = listener
-        await collect(listen(conn, "sw_bye"), 1, sender, pid, "sw_bye", "x")
+        channel = fresh("sw_bye")
+        await collect(listen(conn, channel), 1, sender, pid, channel, "x")
         assert (await channels_of(sender, pid)).startswith("UNLISTEN")
         if hasattr(conn, "fetchval"):
             assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
@@ -152,7 +162,7 @@ class TestDelivery:
         """Cancelled while waiting for a notification: UNLISTEN still runs, the connection works."""
         conn, pid = listener
         with anyio.move_on_after(0.3) as scope:
-            async with listen(conn, "sw_quiet") as stream:
+            async with listen(conn, fresh("sw_quiet")) as stream:
                 async for _ in stream:
                     pass
         assert scope.cancelled_caught
@@ -168,8 +178,9 @@ class TestDelivery:
     ) -> None:
         """NOTIFY keeps nothing for a session not yet listening: only later ones arrive."""
         conn, pid = listener
-        await sender.execute("SELECT pg_notify('sw_late', 'before')")
-        got = await collect(listen(conn, "sw_late"), 1, sender, pid, "sw_late", "after")
+        channel = fresh("sw_late")
+        await sender.execute("SELECT pg_notify($1, 'before')", channel)
+        got = await collect(listen(conn, channel), 1, sender, pid, channel, "after")
         assert [n.payload for n in got] == ["after"]
 
 
@@ -177,7 +188,8 @@ class TestAsyncpgBuffer:
     async def test_overflow_after_the_buffered_ones(self, asyncpg_conn: Any, sender: Any) -> None:
         """A consumer more than `buffer` behind gets the buffered ones, then ListenOverflowError."""
         pid = asyncpg_conn.get_server_pid()
-        stream = listen(asyncpg_conn, "sw_flood", buffer=3)
+        channel = fresh("sw_flood")
+        stream = listen(asyncpg_conn, channel, buffer=3)
         got: list[str] = []
         with anyio.fail_after(10):
             async with stream:
@@ -189,12 +201,12 @@ class TestAsyncpgBuffer:
 
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(wait_first)
-                    await until_listening(sender, pid, "sw_flood")
-                    await sender.execute("SELECT pg_notify('sw_flood', '0')")
+                    await until_listening(sender, pid, channel)
+                    await sender.execute("SELECT pg_notify($1, '0')", channel)
                 assert first is not None
                 # The consumer is busy: 8 more arrive (and a round trip makes sure they did).
                 for i in range(1, 9):
-                    await sender.execute("SELECT pg_notify('sw_flood', $1)", str(i))
+                    await sender.execute("SELECT pg_notify($1, $2)", channel, str(i))
                 await asyncpg_conn.fetchval("SELECT 1")
                 with pytest.raises(ListenOverflowError) as info:
                     async for item in stream:
@@ -202,46 +214,54 @@ class TestAsyncpgBuffer:
         assert got == ["1", "2", "3"]
         assert info.value.buffer == 3
         assert info.value.dropped == 5
-        assert info.value.channel == "sw_flood"
+        assert info.value.channel == channel
         assert isinstance(info.value, ListenError)
         assert await asyncpg_conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
 
     async def test_lost_connection(self, asyncpg_conn: Any, sender: Any) -> None:
-        """The listener's session is killed: ListenDisconnectedError after what had arrived."""
+        """The listener's session is killed: ListenDisconnectedError after what had arrived.
+
+        The session is killed once "last" has reached the consumer: killed
+        sooner, the server may end before it has passed the notification on.
+        """
         pid = asyncpg_conn.get_server_pid()
-        stream = listen(asyncpg_conn, "sw_gone")
+        channel = fresh("sw_gone")
+        stream = listen(asyncpg_conn, channel)
         got: list[str] = []
         failed: list[BaseException] = []
+        arrived = anyio.Event()
 
         async def consume() -> None:
             try:
                 async with stream:
                     async for item in stream:
                         got.append(item.payload)
+                        arrived.set()
             except ListenDisconnectedError as exc:
                 failed.append(exc)
 
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(consume)
-                await until_listening(sender, pid, "sw_gone")
-                await sender.execute("SELECT pg_notify('sw_gone', 'last')")
+                await until_listening(sender, pid, channel)
+                await sender.execute("SELECT pg_notify($1, 'last')", channel)
+                await arrived.wait()
                 await sender.execute("SELECT pg_terminate_backend($1)", pid)
         assert got == ["last"]
         assert len(failed) == 1
-        assert "sw_gone" in str(failed[0])
+        assert channel in str(failed[0])
 
 
 class TestPsycopg:
     async def test_lost_connection(self, psycopg_conn: Any, sender: Any) -> None:
         """psycopg: a killed session ends the stream with ListenDisconnectedError."""
         pid = psycopg_conn.info.backend_pid
-
+        channel = fresh("sw_gone2")
         failed: list[BaseException] = []
 
         async def consume() -> None:
             try:
-                async with listen(psycopg_conn, "sw_gone2") as stream:
+                async with listen(psycopg_conn, channel) as stream:
                     async for _ in stream:
                         pass
             except ListenDisconnectedError as exc:
@@ -250,7 +270,7 @@ class TestPsycopg:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(consume)
-                await until_listening(sender, pid, "sw_gone2")
+                await until_listening(sender, pid, channel)
                 await sender.execute("SELECT pg_terminate_backend($1)", pid)
         assert len(failed) == 1
         assert failed[0].__cause__ is not None  # psycopg's own error, chained
