@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +25,18 @@ def xid_of(dsn: str, *statements: str) -> int:
         assert row is not None
         conn.commit()
         return int(row[0]) & 0xFFFFFFFF
+
+
+async def until_idle_after_a_read(conn: Any, slot: str) -> None:
+    """Wait until the stream on ``slot`` has read its slot and waits, idle, for more."""
+    # Polled: the stream's session state is on the server, nothing here can signal it.
+    with anyio.fail_after(10):
+        while not await conn.fetchval(  # noqa: ASYNC110
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+            "AND state = 'idle' AND query ILIKE '%peek_changes%'",
+            f"sluiceway changes {slot}",
+        ):
+            await anyio.sleep(0.01)
 
 
 async def take(stream: Any, n: int) -> list[Change]:
@@ -384,28 +395,30 @@ class TestIdle:
     async def test_notify_wakes_an_idle_stream_before_the_poll(
         self, dsn: str, slot: str, table: str, conn: Any
     ) -> None:
-        """With the wake-up trigger a change arrives well before the (long) poll interval."""
+        """With the wake-up trigger a change arrives long before the poll interval.
+
+        The stream has read and found nothing, and would read again in a
+        minute: the change must come within fail_after's 20 s, so by NOTIFY.
+        """
         make_slot(dsn, slot)
         await add_wakeup_trigger(conn, table)
-        poll = 5.0
         try:
-            stream = postgres_changes(dsn, slot=slot, tables=[table], poll_interval=poll)
-            async with stream:
-                it = aiter(stream)
-                async with anyio.create_task_group() as tg:
-                    arrived: list[float] = []
+            stream = postgres_changes(dsn, slot=slot, tables=[table], poll_interval=60)
+            with anyio.fail_after(20):
+                async with stream:
+                    it = aiter(stream)
+                    async with anyio.create_task_group() as tg:
+                        arrived: list[Change] = []
 
-                    async def read() -> None:
-                        await anext(it)
-                        arrived.append(time.monotonic())
+                        async def read() -> None:
+                            arrived.append(await anext(it))
 
-                    tg.start_soon(read)
-                    await anyio.sleep(0.5)  # the stream is idle, waiting
-                    sent = time.monotonic()
-                    await conn.execute(f"INSERT INTO {table} VALUES (1)")
+                        tg.start_soon(read)
+                        await until_idle_after_a_read(conn, slot)
+                        await conn.execute(f"INSERT INTO {table} VALUES (1)")
         finally:
             await drop_wakeup_trigger(conn, table)
-        assert arrived[0] - sent < poll / 2
+        assert [c.new for c in arrived] == [{"id": 1, "name": None, "n": None}]
         assert (
             await conn.fetchval(
                 "SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal",
@@ -422,17 +435,21 @@ class TestIdle:
         start = confirmed_lsn(dsn, slot)
         # WAL written in another database: nothing this slot would ever deliver.
         other = dsn.rsplit("/", 1)[0] + "/postgres"
-        sql(other, "CREATE TABLE IF NOT EXISTS sw_heartbeat_probe (x int)")
-        sql(other, "DROP TABLE sw_heartbeat_probe")
+        probe = f"sw_heartbeat_{slot}"  # tests may run in parallel
+        sql(other, f"CREATE TABLE {probe} (x int)")
+        sql(other, f"DROP TABLE {probe}")
         written = parse_lsn(sql(dsn, "SELECT pg_current_wal_lsn()::text")[0][0])
         assert written > start
         stream = postgres_changes(
             dsn, slot=slot, tables=["sw_no_such_table"], poll_interval=0.05, heartbeat=0.1
         )
-        async with stream:
-            with anyio.move_on_after(1.0):
-                await stream.first()
-        assert confirmed_lsn(dsn, slot) >= written
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(stream.first)  # never comes: it keeps the stream reading
+            with anyio.fail_after(10):
+                # Polled: the slot's position is on the server, nothing here can signal it.
+                while await anyio.to_thread.run_sync(confirmed_lsn, dsn, slot) < written:  # noqa: ASYNC110
+                    await anyio.sleep(0.02)
+            tg.cancel_scope.cancel()
 
 
 class TestArguments:
