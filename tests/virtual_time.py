@@ -73,14 +73,20 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 VIRTUAL_BACKENDS = ["asyncio-virtual", "trio-virtual"]
 
 
-@pytest.fixture(params=VIRTUAL_BACKENDS)
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    """asyncio and trio, each on a virtual clock (a fresh one per test).
-
-    Use it in a test module or class with ``anyio_backend = virtual_time.anyio_backend``.
-    """
-    if request.param == "asyncio-virtual":
+def backend(name: str) -> tuple[str, dict[str, Any]]:
+    """The ``anyio_backend`` value for one of VIRTUAL_BACKENDS, with a fresh clock."""
+    if name == "asyncio-virtual":
         return "asyncio", {"loop_factory": VirtualTimeLoop}
     from trio.testing import MockClock
 
     return "trio", {"clock": MockClock(autojump_threshold=0)}
+
+
+@pytest.fixture(params=VIRTUAL_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """asyncio and trio, each on a virtual clock (a fresh one per test).
+
+    For a whole test module: ``anyio_backend = virtual_time.anyio_backend``. In
+    a class, a fixture method of the same name returns ``backend(request.param)``.
+    """
+    return backend(request.param)

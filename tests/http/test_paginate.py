@@ -460,7 +460,8 @@ class TestResilience:
     async def test_retry_after_is_waited(self, api: Server, key: str) -> None:
         """A 429 with Retry-After waits that long, then goes on: no item lost or twice.
 
-        A fifth of a second here; whole seconds, exactly, on a virtual clock in test_waits.py.
+        A fifth of a second here; whole seconds, exactly, on a virtual clock in
+        test_paginate_waits.py.
         """
         notices: list[RetryNotice] = []
         stream = open_(

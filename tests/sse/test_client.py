@@ -174,7 +174,7 @@ class TestReconnect:
     async def test_idle_timeout_reconnects_unless_comments_arrive(self, sse_server: Server) -> None:
         """Silence longer than idle_timeout reopens the stream; comments count as activity.
 
-        On a real socket, briefly (the exact times are in test_waits.py, on a
+        On a real socket, briefly (the exact times are in test_client_waits.py, on a
         virtual clock): 0.75 s of comments 20 ms apart outlast an idle
         timeout of 0.3 s without a reconnect.
         """

@@ -8,6 +8,7 @@ import anyio
 import httpx
 import pytest
 
+import virtual_time
 from sluiceway._transport._httpx import (
     BODY_START,
     BODY_START_WAIT,
@@ -133,15 +134,20 @@ class Body(httpx.AsyncByteStream):
     iterator to the garbage collector when reading stops early.
     """
 
-    def __init__(self, chunks: list[bytes], then: BaseException | str = "end") -> None:
+    def __init__(
+        self, chunks: list[bytes], then: BaseException | str = "end", gap: float = 0
+    ) -> None:
         self.chunks = list(chunks)
         self.then = then
+        self.gap = gap  # seconds before each chunk
 
     def __aiter__(self) -> Body:
         return self
 
     async def __anext__(self) -> bytes:
         if self.chunks:
+            if self.gap:
+                await anyio.sleep(self.gap)
             return self.chunks.pop(0)
         if self.then == "stall":
             await anyio.sleep_forever()
@@ -165,14 +171,6 @@ class TestReadStart:
         with anyio.fail_after(5):
             got = await read_start(answer(body))
         assert got == b"x" * BODY_START
-
-    async def test_a_stalled_body_gives_what_came(self) -> None:
-        """A body that stalls gives what arrived, after the short wait."""
-        started = anyio.current_time()
-        with anyio.fail_after(5):
-            got = await read_start(answer(Body([b"the start"], then="stall")))
-        assert got == b"the start"
-        assert BODY_START_WAIT * 0.9 <= anyio.current_time() - started < 3
 
     @pytest.mark.parametrize(
         "error",
@@ -210,3 +208,32 @@ class TestReadStart:
         """Only httpx's own errors are taken for a broken body: a bug still shows."""
         with pytest.raises(ZeroDivisionError):
             await read_start(answer(Body([b"x"], then=ZeroDivisionError())))
+
+
+class TestReadStartWaits:
+    """On a virtual clock: how long read_start() waits, exactly."""
+
+    @pytest.fixture(params=virtual_time.VIRTUAL_BACKENDS)
+    def anyio_backend(self, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+        return virtual_time.backend(request.param)
+
+    async def test_a_stalled_body_gives_what_came_after_the_wait(self) -> None:
+        """A body that stalls gives what arrived, after BODY_START_WAIT and no longer."""
+        start = anyio.current_time()
+        got = await read_start(answer(Body([b"the start"], then="stall")))
+        assert got == b"the start"
+        assert anyio.current_time() - start == pytest.approx(BODY_START_WAIT)
+
+    async def test_the_wait_is_for_the_whole_start_not_per_chunk(self) -> None:
+        """A body trickling in a chunk every 0.1 s is cut at the wait, with what came by then."""
+        body = Body([b"%d," % n for n in range(100)], gap=0.1)
+        start = anyio.current_time()
+        got = await read_start(answer(body), wait=0.55)
+        assert got == b"0,1,2,3,4,"
+        assert anyio.current_time() - start == pytest.approx(0.55)
+
+    async def test_a_complete_body_does_not_wait(self) -> None:
+        """A body that ends is returned when it ends, with no wait after it."""
+        start = anyio.current_time()
+        assert await read_start(answer(Body([b"a", b"b"], gap=0.1))) == b"ab"
+        assert anyio.current_time() - start == pytest.approx(0.2)
