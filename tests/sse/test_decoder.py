@@ -1351,8 +1351,13 @@ def spec_reference(data: bytes) -> Outcome:
     return Outcome(events, last_id, reconnect)
 
 
+# Examples per property: measured with branch coverage of the decoder, 50 to 100 examples
+# reach what 300 reach. The comparison with the spec's transcription, the oracle, keeps the
+# most; the byte-by-byte feeds of long token streams, the costliest, the fewest.
+
+
 class TestProperties:
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(data=sse_streams(), points=cut_points)
     def test_chunking_never_matters_for_generated_streams(
         self, data: bytes, points: list[int]
@@ -1368,7 +1373,7 @@ class TestProperties:
         assert feed(cut_at(data, points)) == whole
         assert feed(cut(data, (1,))) == whole
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(stream=encoded_events(), points=cut_points)
     def test_known_events_come_back(self, stream: tuple[bytes, Outcome], points: list[int]) -> None:
         """Events written with random line ends, spacing, order and noise are recovered."""
@@ -1376,7 +1381,7 @@ class TestProperties:
         assert feed([data]) == expected
         assert feed(cut_at(data, points)) == expected
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(data=st.one_of(sse_streams(), byte_soup), points=cut_points)
     def test_agrees_with_the_spec_transcription(self, data: bytes, points: list[int]) -> None:
         """For streams that end in a blank line, the decoder does what §9.2.6 says."""
@@ -1406,7 +1411,7 @@ def token_like_streams(draw: st.DrawFn) -> bytes:
 class TestOneLineDataRuns:
     """Runs of one-line data blocks are cut in bulk when a chunk holds enough of them."""
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(data=token_like_streams(), sizes=st.lists(st.integers(1, 4000), min_size=1, max_size=5))
     def test_agrees_with_the_spec_in_any_chunking(self, data: bytes, sizes: list[int]) -> None:
         """Whole, byte by byte and in network-sized chunks: what §9.2.6 says, every time."""
