@@ -1,8 +1,9 @@
 # Two entry points that work on a fresh machine with Python 3.11+:
 #   make demo   -- a real pipeline, end to end
 #   make test   -- lint, strict type checks and the whole test suite
-# and, for CI (.ci/run runs both tests):
+# and, for CI (.ci/run runs all three tests):
 #   make test-lowest -- the test suite against the lowest versions pyproject.toml allows
+#   make test-noextras -- sluiceway without any extra: imports and install hints
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -60,4 +61,20 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(LOWEST_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST_VENV) $(NOEXTRAS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# sluiceway installed without any extra (and pytest): every subpackage imports, and
+# each missing extra is named with its pip command (tests/noextras, and only those).
+NOEXTRAS_VENV ?= .venv-noextras
+NOEXTRAS_BIN := $(NOEXTRAS_VENV)/bin
+
+.PHONY: test-noextras
+
+$(NOEXTRAS_VENV)/.installed: pyproject.toml scripts/install-noextras
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sluiceway needs Python 3.11 or newer (try: make PYTHON=python3.11 ...)")'
+	$(PYTHON) -m venv $(NOEXTRAS_VENV)
+	scripts/install-noextras $(NOEXTRAS_BIN)/python
+	@touch $@
+
+test-noextras: $(NOEXTRAS_VENV)/.installed
+	SLUICEWAY_NOEXTRAS=1 $(NOEXTRAS_BIN)/python -X dev -m pytest tests/noextras
