@@ -609,7 +609,7 @@ class TestBatchAndTee:
                         got_first.set()
                     batches.append(b)
         assert first_at is not None
-        assert first_at >= 0.05  # not before the timeout
+        assert first_at >= 0.049  # not before the timeout (uvloop's timers are in whole ms)
         assert batches[0] == [0, 1, 2]
         assert [x for b in batches for x in b] == list(range(10))
         assert finished == ["a"]
