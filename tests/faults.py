@@ -38,6 +38,12 @@ FIRST = b"the first chunk of the answer\n"
 STALL = 60.0
 #: A trickling body: this many chunks of 50 bytes, this far apart (10 s in all).
 TRICKLE_CHUNKS, TRICKLE_GAP = 100, 0.1
+#: Seconds the client waits for the start of an error body in these tests (the
+#: library waits 0.5 s): longer than READ_TIMEOUT, far shorter than a stall.
+BODY_WAIT = 0.3
+#: The read timeout of the tests' second client: shorter than BODY_WAIT, so
+#: that a stalled body ends in a ReadTimeout while its start is read.
+READ_TIMEOUT = 0.2
 
 
 def make_app(counts: Counter[str], lock: threading.Lock) -> Starlette:

@@ -18,7 +18,8 @@ import anyio
 import httpx
 import pytest
 
-from faults import BODIES, FIRST
+from faults import BODIES, BODY_WAIT, FIRST, READ_TIMEOUT
+from sluiceway._transport import _httpx
 from sluiceway.errors import HTTPError, HTTPStatusError, RetriesExhaustedError
 from sluiceway.http import LinkHeader, Retry, paginate
 
@@ -36,13 +37,19 @@ HANG = 10.0
 ONE_RETRY = Retry(attempts=1, backoff_initial=0.01, backoff_max=0.02)
 
 
+@pytest.fixture(autouse=True)
+def short_body_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start of an error body is waited for BODY_WAIT, not the library's half second."""
+    monkeypatch.setattr(_httpx, "BODY_START_WAIT", BODY_WAIT)
+
+
 async def failed(server: FaultServer, kind: str, body: str, client: str) -> tuple[HTTPError, int]:
     """Page through an error answer: the error, the requests made."""
     run = uuid4().hex
     async with AsyncExitStack() as stack:
         http = None
         if client == "read_timeout":
-            timeout = httpx.Timeout(5.0, read=0.2)
+            timeout = httpx.Timeout(5.0, read=READ_TIMEOUT)
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
         stream = paginate(
             http, f"{server.url}/{run}/{kind}/{body}", strategy=LinkHeader(), retry=ONE_RETRY

@@ -18,7 +18,8 @@ import anyio
 import httpx
 import pytest
 
-from faults import BODIES, FIRST, KINDS
+from faults import BODIES, BODY_WAIT, FIRST, KINDS, READ_TIMEOUT
+from sluiceway._transport import _httpx
 from sluiceway.errors import SSEResponseError
 from sluiceway.sse import RetryNotice, connect
 
@@ -32,6 +33,12 @@ CLIENTS = ("default", "read_timeout")
 HANG = 10.0
 
 
+@pytest.fixture(autouse=True)
+def short_body_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start of an error body is waited for BODY_WAIT, not the library's half second."""
+    monkeypatch.setattr(_httpx, "BODY_START_WAIT", BODY_WAIT)
+
+
 async def refused(
     server: FaultServer, kind: str, body: str, client: str
 ) -> tuple[SSEResponseError, int, list[RetryNotice]]:
@@ -41,7 +48,7 @@ async def refused(
     async with AsyncExitStack() as stack:
         http = None
         if client == "read_timeout":
-            timeout = httpx.Timeout(5.0, read=0.2)
+            timeout = httpx.Timeout(5.0, read=READ_TIMEOUT)
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
         stream = connect(
             f"{server.url}/{run}/{kind}/{body}",

@@ -112,17 +112,20 @@ def build_request(
 
 
 async def read_start(
-    response: httpx.Response, limit: int = BODY_START, wait: float = BODY_START_WAIT
+    response: httpx.Response, limit: int = BODY_START, wait: float | None = None
 ) -> bytes:
     """The start of ``response``'s body, best effort: for an error message, never an error.
 
     Reads until ``limit`` bytes, the end of the body or ``wait`` seconds in
-    all, whichever comes first, and returns what arrived (perhaps nothing).
-    A network error, a timeout or a decoding error while reading ends the
-    reading quietly: the answer is already known to be an error, and what
-    matters is to report it at once, not to retry or reconnect because of
-    its body. Cancellation from outside is not swallowed.
+    all (default :data:`BODY_START_WAIT`, read at each call, so that tests
+    can shorten it), whichever comes first, and returns what arrived
+    (perhaps nothing). A network error, a timeout or a decoding error while
+    reading ends the reading quietly: the answer is already known to be an
+    error, and what matters is to report it at once, not to retry or
+    reconnect because of its body. Cancellation from outside is not swallowed.
     """
+    if wait is None:
+        wait = BODY_START_WAIT
     parts: list[bytes] = []
     size = 0
     chunks = response.aiter_bytes()
