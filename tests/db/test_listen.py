@@ -161,10 +161,18 @@ class TestDelivery:
     async def test_cancelled_while_waiting(self, listener: tuple[Any, int], sender: Any) -> None:
         """Cancelled while waiting for a notification: UNLISTEN still runs, the connection works."""
         conn, pid = listener
-        with anyio.move_on_after(0.3) as scope:
-            async with listen(conn, fresh("sw_quiet")) as stream:
+        channel = fresh("sw_quiet")
+
+        async def wait_for_one() -> None:
+            async with listen(conn, channel) as stream:
                 async for _ in stream:
                     pass
+
+        with anyio.fail_after(10), anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait_for_one)
+                await until_listening(sender, pid, channel)
+                scope.cancel()
         assert scope.cancelled_caught
         assert (await channels_of(sender, pid)).startswith("UNLISTEN")
         if hasattr(conn, "fetchval"):

@@ -160,11 +160,16 @@ class TestEarlyExitReleasesTheCursor:
 
     async def test_cancelled_between_rows(self, db: Db) -> None:
         """Cancelled while the consumer waits between rows: the cursor is closed."""
-        with anyio.move_on_after(0.2) as scope:
+        seen = 0
+        with anyio.CancelScope() as scope:
             async with rows(db.conn, db.series, 5000, batch_size=10) as stream:
                 async for _ in stream:
-                    await anyio.sleep(0.05)
+                    seen += 1
+                    if seen == 15:  # in the second batch
+                        scope.cancel()
+                    await anyio.sleep(0.001)  # the consumer's wait: cancelled here
         assert scope.cancelled_caught
+        assert seen == 15
         assert await db.open_cursors() == []
         assert not await db.in_transaction()
         assert await db.ping() == 42
