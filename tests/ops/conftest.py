@@ -185,6 +185,14 @@ def wrap(request: pytest.FixtureRequest) -> Callable[[Callable[..., Any]], Calla
 SAMPLED: dict[str, tuple[str, ...]] = {"make": SOURCE_KINDS, "wrap": CALLABLE_KINDS}
 
 
+def _marks(obj: object) -> list[pytest.Mark]:
+    """The marks set on a class, module or function with ``pytestmark`` or decorators."""
+    marks = getattr(obj, "pytestmark", [])
+    if not isinstance(marks, list | tuple):
+        marks = [marks]
+    return [getattr(mark, "mark", mark) for mark in marks]
+
+
 def _parametrized(marks: Iterable[pytest.Mark]) -> set[str]:
     """The argument names that ``parametrize`` marks among ``marks`` give values to."""
     names: set[str] = set()
@@ -201,7 +209,7 @@ def _parametrized(marks: Iterable[pytest.Mark]) -> set[str]:
 def _sampled(fn: Callable[..., Any], owner_marks: list[pytest.Mark]) -> tuple[str, ...]:
     """The sampled fixtures test ``fn`` takes and does not parametrize itself."""
     params = inspect.signature(fn).parameters
-    explicit = _parametrized([*getattr(fn, "pytestmark", []), *owner_marks])
+    explicit = _parametrized([*_marks(fn), *owner_marks])
     return tuple(name for name in SAMPLED if name in params and name not in explicit)
 
 
@@ -215,7 +223,7 @@ def _design(owner: object, sampled: tuple[str, ...]) -> dict[str, list[tuple[Any
     """
     key = (owner, sampled)
     if key not in _designs:
-        owner_marks = list(getattr(owner, "pytestmark", []))
+        owner_marks = _marks(owner)
         tests = [
             name
             for name, fn in vars(owner).items()
@@ -237,7 +245,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     the ``anyio_backend`` fixture's own parameters give way to it.
     """
     owner = metafunc.cls if metafunc.cls is not None else metafunc.module
-    owner_marks = list(getattr(owner, "pytestmark", []))
+    owner_marks = _marks(owner)
     sampled = _sampled(metafunc.function, owner_marks)
     if not sampled or "anyio_backend" in _parametrized(metafunc.definition.iter_markers()):
         return
