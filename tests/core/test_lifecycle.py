@@ -12,6 +12,7 @@ import anyio.lowlevel
 import pytest
 
 import sluiceway as sw
+from backends import virtual_time
 from sluiceway._core._lifecycle import close_within
 from sluiceway.errors import EmptyStreamError, StreamConsumedError
 
@@ -106,6 +107,7 @@ class TestAsyncWith:
         assert src.closed == 1
         assert src.aiter_calls == 0
 
+    @virtual_time
     async def test_cancellation_propagates_and_closes(self) -> None:
         """A cancel scope around the loop catches its cancellation; the source is closed."""
         src = Source(range(10**6))
@@ -290,6 +292,7 @@ class TestTerminalClosing:
         assert caught.value is err
         assert src.closed == 1
 
+    @virtual_time
     async def test_cancellation_closes(self) -> None:
         """A terminal cancelled by a cancel scope closes the source; the scope catches it."""
         src = Source(range(10**6))
@@ -350,16 +353,20 @@ class TestValues:
         assert [x async for x in sw.from_batches([items[:2], items[2:]])] == items
 
 
+@virtual_time
 async def test_close_within_warns_about_a_source_that_does_not_close() -> None:
-    """A close that takes longer than the grace period is abandoned with a RuntimeWarning."""
+    """A close that takes longer than the grace period is cut there, with a RuntimeWarning."""
 
     async def hang() -> None:
         await anyio.sleep(10)
 
+    start = anyio.current_time()
     with pytest.warns(RuntimeWarning, match="did not finish closing"):
         await close_within(hang, "the hanging source", grace=0.05)
+    assert anyio.current_time() - start == pytest.approx(0.05)
 
 
+@virtual_time
 async def test_close_within_is_shielded() -> None:
     """Closing finishes even while the surrounding scope is cancelled."""
     done: list[bool] = []
