@@ -25,12 +25,14 @@ from sluiceway.errors import EmptyStreamError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
 
-pytestmark = [
-    pytest.mark.anyio,
-    # Both event loops, but not uvloop as well: it runs the same asyncio code,
-    # and a third pass would take this file past ~30 s.
-    pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"]),
-]
+pytestmark = pytest.mark.anyio
+
+# The laws are about items, not event loops: each runs on one loop, asyncio and trio in
+# turn, so both loops see laws of every family (the lifecycle on every loop is
+# tests/ops/test_contract.py). The law over chains of every operator runs on both.
+on_asyncio = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+on_trio = pytest.mark.parametrize("anyio_backend", ["trio"])
+on_both = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 
 # anyio_backend is a plain string; reusing it across examples is harmless.
 LAWS = settings(
@@ -299,7 +301,10 @@ consumers = st.sampled_from(("to_list", "async_for", "batches"))
 
 
 class TestOperatorLaws:
-    @pytest.mark.parametrize("name", sorted(OPS))
+    @pytest.mark.parametrize(
+        ("name", "anyio_backend"),
+        [(name, ("asyncio", "trio")[i % 2]) for i, name in enumerate(sorted(OPS))],
+    )
     @LAWS
     @given(source=sources(), data=st.data(), how=consumers)
     async def test_equals_itertools(
@@ -309,12 +314,14 @@ class TestOperatorLaws:
         op = data.draw(OPS[name], label="op")
         assert await consume(op.on_stream(source.stream()), how) == op.on_list(source.items)
 
+    @on_asyncio
     @LAWS
     @given(source=sources(), size=sizes)
     async def test_batch_equals_chunking(self, source: Source, size: int) -> None:
         """batch(size) gives the items in lists of size, the last one shorter, none empty."""
         assert await source.stream().batch(size).to_list() == chunk(source.items, size)
 
+    @on_trio
     @LAWS
     @given(source=sources())
     async def test_flatten_equals_chain_from_iterable(self, source: Source) -> None:
@@ -324,6 +331,7 @@ class TestOperatorLaws:
             itertools.chain.from_iterable(map(repeat_mod_3, source.items))
         )
 
+    @on_asyncio
     @LAWS
     @given(source=sources(), start=ints)
     async def test_enumerate_equals_builtin(self, source: Source, start: int) -> None:
@@ -334,6 +342,7 @@ class TestOperatorLaws:
 
 
 class TestChainLaws:
+    @on_both
     @settings(LAWS, max_examples=200)
     @given(source=sources(), ops=st.lists(any_op, min_size=1, max_size=6), how=consumers)
     async def test_chain_equals_itertools_chain(
@@ -347,6 +356,7 @@ class TestChainLaws:
             expected = op.on_list(expected)
         assert await consume(s, how) == expected
 
+    @on_trio
     @settings(LAWS, max_examples=60)
     @given(source=sources(), ops=st.lists(any_op, max_size=4))
     async def test_batches_flattened_equals_to_list(self, source: Source, ops: list[Op]) -> None:
@@ -360,6 +370,7 @@ class TestChainLaws:
 
 
 class TestBatchesLaws:
+    @on_asyncio
     @LAWS
     @given(source=sources(kinds=("batches", "abatches")))
     async def test_from_batches_gives_its_batches_back(self, source: Source) -> None:
@@ -369,6 +380,7 @@ class TestBatchesLaws:
 
 
 class TestCombineLaws:
+    @on_trio
     @LAWS
     @given(parts=st.lists(sources(), max_size=4))
     async def test_zip_equals_builtin(self, parts: list[Source]) -> None:
@@ -376,6 +388,7 @@ class TestCombineLaws:
         expected = list(zip(*(p.items for p in parts), strict=False))
         assert await sw.zip(*(p.stream() for p in parts)).to_list() == expected
 
+    @on_asyncio
     @LAWS
     @given(parts=st.lists(sources(), max_size=4))
     async def test_concat_equals_chain(self, parts: list[Source]) -> None:
@@ -383,6 +396,7 @@ class TestCombineLaws:
         expected = list(itertools.chain(*(p.items for p in parts)))
         assert await sw.concat(*(p.stream() for p in parts)).to_list() == expected
 
+    @on_trio
     @LAWS
     @given(first=sources(), others=st.lists(sources(), max_size=3))
     async def test_chain_method_equals_chain(self, first: Source, others: list[Source]) -> None:
@@ -393,6 +407,7 @@ class TestCombineLaws:
 
 
 class TestTerminalLaws:
+    @on_asyncio
     @LAWS
     @given(source=sources(), fn=fns(FOLDS), initial=ints)
     async def test_reduce_with_initial(self, source: Source, fn: Fn, initial: int) -> None:
@@ -400,6 +415,7 @@ class TestTerminalLaws:
         expected = functools.reduce(fn.sync, source.items, initial)
         assert await source.stream().reduce(fn.for_stream(), initial) == expected
 
+    @on_trio
     @LAWS
     @given(source=sources(), fn=fns(FOLDS))
     async def test_reduce_without_initial(self, source: Source, fn: Fn) -> None:
@@ -411,6 +427,7 @@ class TestTerminalLaws:
         expected = functools.reduce(fn.sync, source.items)
         assert await source.stream().reduce(fn.for_stream()) == expected
 
+    @on_asyncio
     @LAWS
     @given(source=sources(), ops=st.lists(any_op, max_size=3))
     async def test_count_equals_len(self, source: Source, ops: list[Op]) -> None:
@@ -420,6 +437,7 @@ class TestTerminalLaws:
             s, expected = op.on_stream(s), op.on_list(expected)
         assert await s.count() == len(expected)
 
+    @on_trio
     @LAWS
     @given(source=sources())
     async def test_first_and_last(self, source: Source) -> None:
@@ -434,6 +452,7 @@ class TestTerminalLaws:
         assert await source.stream().first() == items[0]
         assert await source.stream().last() == items[-1]
 
+    @on_asyncio
     @LAWS
     @given(source=sources(), is_async=st.booleans())
     async def test_foreach_sees_every_item(self, source: Source, is_async: bool) -> None:
@@ -444,6 +463,7 @@ class TestTerminalLaws:
 
 
 class TestPullLaws:
+    @on_trio
     @LAWS
     @given(items=st.lists(ints, max_size=12), n=counts)
     async def test_take_pulls_exactly_what_it_needs(self, items: list[int], n: int) -> None:
