@@ -377,8 +377,7 @@ READ_IN_THE_CONSUMERS_TASK = "closed early from the consumer's task (README: beh
 TIMEOUT_AROUND_A_HELD_SCOPE = pytest.mark.xfail(
     strict=True,
     raises=(RuntimeError, AssertionError),
-    reason="timeout() wraps each pull in a deadline, which a source that holds a cancel scope "
-    "across its yield outlives (anyio: exit of a cancel scope that isn't the current one)",
+    reason="timeout() around a source that holds a cancel scope",
 )
 
 
