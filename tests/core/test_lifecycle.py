@@ -268,6 +268,25 @@ class TestOwnership:
         assert await sw.borrow(it).take(2).to_list() == [0, 1]
         assert next(it) == 2
 
+    async def test_a_long_borrowed_sync_iterator(self) -> None:
+        """Read one at a time over thousands of items, it is still read to its end."""
+        it = iter(range(3000))
+        assert await sw.borrow(it).count() == 3000
+        assert next(it, None) is None
+
+    def test_a_stream_is_not_borrowed(self) -> None:
+        """borrow() of a Stream is a TypeError: a Stream owns its pipeline."""
+        with pytest.raises(TypeError, match="owns its pipeline"):
+            sw.borrow(sw.stream([1]))
+
+    async def test_stream_of_a_stream_takes_it_over(self) -> None:
+        """Stream(s) takes s over, like an operator: s cannot be used again."""
+        s = sw.stream([1, 2])
+        t = sw.Stream(s)
+        with pytest.raises(StreamConsumedError):
+            await s.to_list()
+        assert await t.to_list() == [1, 2]
+
 
 class TestTerminalClosing:
     async def test_first_closes_after_one_pull(self) -> None:
@@ -414,3 +433,18 @@ class TestSequentialScope:
                     pass
         async with sw.stream(Source(range(3))).prefetch(2) as t:
             assert [x async for x in t] == [0, 1, 2]
+
+    async def test_entering_the_stream_an_operator_took_over(self) -> None:
+        """async with on a stream after prefetch took it over opens the scope prefetch needs."""
+        src = Source(range(3))
+        s = sw.stream(src)
+        prefetched = s.prefetch(2)
+        async with s:
+            assert [x async for x in prefetched] == [0, 1, 2]
+        assert src.closed == 1
+
+    async def test_merging_streams_already_entered(self) -> None:
+        """Streams entered before merge took them over lend it their scope."""
+        a, b = sw.stream(Source([1, 2])).prefetch(1), sw.stream(Source([3])).prefetch(1)
+        async with a, b:
+            assert sorted([x async for x in sw.merge(a, b)]) == [1, 2, 3]

@@ -112,7 +112,7 @@ class TestTake:
         with pytest.raises(ValueError, match="-1"):
             sw.stream([1]).take(-1)
 
-    @pytest.mark.parametrize("n", [1.5, "3", None])
+    @pytest.mark.parametrize("n", [1.5, "3", None, True])
     def test_not_an_int(self, n: object) -> None:
         """take() of a non-int raises TypeError at the call."""
         with pytest.raises(TypeError):
@@ -164,7 +164,7 @@ class TestSkip:
         with pytest.raises(ValueError, match="-1"):
             sw.stream([1]).skip(-1)
 
-    @pytest.mark.parametrize("n", [1.5, "3", None])
+    @pytest.mark.parametrize("n", [1.5, "3", None, True])
     def test_not_an_int(self, n: object) -> None:
         """skip() of a non-int, such as skip(1.5), raises TypeError at the call."""
         with pytest.raises(TypeError):

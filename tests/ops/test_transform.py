@@ -287,6 +287,26 @@ class TestFlatMap:
         assert source.pulls == 2
         assert source.closes == 1
 
+    async def test_inner_iterable_without_aclose(self, make: Source) -> None:
+        """An inner async iterable whose iterator has no aclose() is read and left as it is."""
+
+        class Countdown:
+            def __init__(self, n: int) -> None:
+                self.n = n
+
+            def __aiter__(self) -> Countdown:
+                return Countdown(self.n)  # a separate iterator, as a collection gives
+
+            async def __anext__(self) -> int:
+                await anyio.lowlevel.checkpoint()
+                if self.n == 0:
+                    raise StopAsyncIteration
+                self.n -= 1
+                return self.n
+
+        assert await make([2, 1]).flat_map(Countdown).to_list() == [1, 0, 0]
+        assert await make([3]).flat_map(Countdown).take(1).to_list() == [2]
+
     async def test_non_iterable_inner_value(self, make: Source) -> None:
         """An inner value that is not iterable raises TypeError."""
         with pytest.raises(TypeError):
