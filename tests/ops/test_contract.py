@@ -192,8 +192,6 @@ class CountedSync:
         self._gen.close()
 
 
-assert isinstance(CountedSync.__new__(CountedSync), collections.abc.Generator)
-
 #: aiter: an async iterator with aclose(); sync: a sync generator; batches: from_batches over
 #: an async iterator of lists; contextvar, cancel_scope: async generators holding task state.
 KINDS = ("aiter", "sync", "batches", "contextvar", "cancel_scope")
@@ -437,6 +435,10 @@ def _same_items(case: Case, got: list[Any], expected: list[Any]) -> None:
 
 
 class TestEveryOperatorHasACase:
+    def test_the_sync_kind_is_closed_like_a_generator(self) -> None:
+        """CountedSync is a collections.abc.Generator, so the engine closes it with close()."""
+        assert isinstance(CountedSync.__new__(CountedSync), collections.abc.Generator)
+
     def test_every_operator_method_of_stream(self) -> None:
         """Each Stream method that returns a Stream (an operator) has a contract case."""
         operators = {
