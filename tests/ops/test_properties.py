@@ -35,10 +35,11 @@ on_trio = pytest.mark.parametrize("anyio_backend", ["trio"])
 on_both = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 
 # anyio_backend is a plain string; reusing it across examples is harmless.
-# 50 examples for a law over one operator, whose space is small (one of a few functions,
-# a few chunkings); the law over chains, where interactions hide, draws 200 on each loop.
+# 30 examples for a law over one operator, whose space is small (one of a few functions,
+# a few chunkings); the law over chains, where interactions hide, draws 150 on each loop.
+# Each run draws new ones, and a failure found is replayed first from .hypothesis/.
 LAWS = settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
@@ -345,7 +346,7 @@ class TestOperatorLaws:
 
 class TestChainLaws:
     @on_both
-    @settings(LAWS, max_examples=200)
+    @settings(LAWS, max_examples=150)
     @given(source=sources(), ops=st.lists(any_op, min_size=1, max_size=6), how=consumers)
     async def test_chain_equals_itertools_chain(
         self, source: Source, ops: list[Op], how: str
@@ -359,7 +360,7 @@ class TestChainLaws:
         assert await consume(s, how) == expected
 
     @on_trio
-    @settings(LAWS, max_examples=60)
+    @settings(LAWS, max_examples=40)
     @given(source=sources(), ops=st.lists(any_op, max_size=4))
     async def test_batches_flattened_equals_to_list(self, source: Source, ops: list[Op]) -> None:
         """batches() flattened equals to_list(), and never holds an empty list."""
