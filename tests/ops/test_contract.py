@@ -371,7 +371,8 @@ CASES: list[Case] = [
 READ_IN_THE_CONSUMERS_TASK = "closed early from the consumer's task (README: behind prefetch(1))"
 
 #: timeout() puts a deadline around each pull, and the source enters its cancel scope during
-#: its first pull: the deadline cannot be left while the source's scope stays entered.
+#: its first pull: the deadline cannot be left while the source's scope stays entered (README:
+#: prefetch(1).timeout(seconds) there). Strict: it fails the suite once timeout() handles it.
 TIMEOUT_AROUND_A_HELD_SCOPE = pytest.mark.xfail(
     strict=True,
     raises=(RuntimeError, AssertionError),
