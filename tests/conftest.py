@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
 
-BACKENDS: list[Any] = [pytest.param("asyncio", id="asyncio")]
-if importlib.util.find_spec("uvloop") is not None:
-    BACKENDS.append(pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"))
-BACKENDS.append(pytest.param("trio", id="trio"))
+from backends import BACKENDS
 
 
 @pytest.fixture(params=BACKENDS)

@@ -12,6 +12,7 @@ import anyio.lowlevel
 import pytest
 
 import sluiceway as sw
+from backends import virtual_time
 from sluiceway._core._lifecycle import close_within
 from sluiceway.errors import EmptyStreamError, StreamConsumedError
 
@@ -106,6 +107,7 @@ class TestAsyncWith:
         assert src.closed == 1
         assert src.aiter_calls == 0
 
+    @virtual_time
     async def test_cancellation_propagates_and_closes(self) -> None:
         """A cancel scope around the loop catches its cancellation; the source is closed."""
         src = Source(range(10**6))
@@ -266,6 +268,25 @@ class TestOwnership:
         assert await sw.borrow(it).take(2).to_list() == [0, 1]
         assert next(it) == 2
 
+    async def test_a_long_borrowed_sync_iterator(self) -> None:
+        """Read one at a time over thousands of items, it is still read to its end."""
+        it = iter(range(3000))
+        assert await sw.borrow(it).count() == 3000
+        assert next(it, None) is None
+
+    def test_a_stream_is_not_borrowed(self) -> None:
+        """borrow() of a Stream is a TypeError: a Stream owns its pipeline."""
+        with pytest.raises(TypeError, match="owns its pipeline"):
+            sw.borrow(sw.stream([1]))
+
+    async def test_stream_of_a_stream_takes_it_over(self) -> None:
+        """Stream(s) takes s over, like an operator: s cannot be used again."""
+        s = sw.stream([1, 2])
+        t = sw.Stream(s)
+        with pytest.raises(StreamConsumedError):
+            await s.to_list()
+        assert await t.to_list() == [1, 2]
+
 
 class TestTerminalClosing:
     async def test_first_closes_after_one_pull(self) -> None:
@@ -290,6 +311,7 @@ class TestTerminalClosing:
         assert caught.value is err
         assert src.closed == 1
 
+    @virtual_time
     async def test_cancellation_closes(self) -> None:
         """A terminal cancelled by a cancel scope closes the source; the scope catches it."""
         src = Source(range(10**6))
@@ -350,16 +372,20 @@ class TestValues:
         assert [x async for x in sw.from_batches([items[:2], items[2:]])] == items
 
 
+@virtual_time
 async def test_close_within_warns_about_a_source_that_does_not_close() -> None:
-    """A close that takes longer than the grace period is abandoned with a RuntimeWarning."""
+    """A close that takes longer than the grace period is cut there, with a RuntimeWarning."""
 
     async def hang() -> None:
         await anyio.sleep(10)
 
+    start = anyio.current_time()
     with pytest.warns(RuntimeWarning, match="did not finish closing"):
         await close_within(hang, "the hanging source", grace=0.05)
+    assert anyio.current_time() - start == pytest.approx(0.05)
 
 
+@virtual_time
 async def test_close_within_is_shielded() -> None:
     """Closing finishes even while the surrounding scope is cancelled."""
     done: list[bool] = []
@@ -407,3 +433,18 @@ class TestSequentialScope:
                     pass
         async with sw.stream(Source(range(3))).prefetch(2) as t:
             assert [x async for x in t] == [0, 1, 2]
+
+    async def test_entering_the_stream_an_operator_took_over(self) -> None:
+        """async with on a stream after prefetch took it over opens the scope prefetch needs."""
+        src = Source(range(3))
+        s = sw.stream(src)
+        prefetched = s.prefetch(2)
+        async with s:
+            assert [x async for x in prefetched] == [0, 1, 2]
+        assert src.closed == 1
+
+    async def test_merging_streams_already_entered(self) -> None:
+        """Streams entered before merge took them over lend it their scope."""
+        a, b = sw.stream(Source([1, 2])).prefetch(1), sw.stream(Source([3])).prefetch(1)
+        async with a, b:
+            assert sorted([x async for x in sw.merge(a, b)]) == [1, 2, 3]

@@ -1,17 +1,33 @@
-"""Fixtures for the operator tests: every kind of source and every kind of callable."""
+"""Fixtures for the operator tests: kinds of source and kinds of callable, sampled.
+
+``make`` (a factory of Streams over one kind of source) and ``wrap`` (one
+kind of callable) are not run as a full product with the backends. Within a
+test class (or module), the tests that take them are one factor of a
+covering design, the source kinds, the callable kinds and the backends the
+others: every pair of levels of two factors appears in at least one case
+(tests/covering.py). So each such test runs on every source kind (five
+cases), and every source kind meets every callable kind and every backend
+somewhere in the class. These are the operators' own results, over cheap
+sequential stages; the lifecycle and error contract, where the full product
+finds bugs, is tests/ops/test_contract.py. A test that parametrizes ``make``
+itself (``indirect=True``) runs as it says, on every backend.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import anyio.lowlevel
 import pytest
 
 import sluiceway as sw
+from backends import BACKENDS
+from covering import pairwise
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 
 #: Batch sizes cycled through to cut items for from_batches(): irregular, with empty batches.
@@ -117,9 +133,9 @@ class Source:
 SOURCE_KINDS = ("list", "iter", "agen", "batches", "abatches")
 
 
-@pytest.fixture(params=SOURCE_KINDS)
+@pytest.fixture
 def make(request: pytest.FixtureRequest) -> Source:
-    """A factory of Streams over one kind of source (parametrized over every kind)."""
+    """A factory of Streams over one kind of source (chosen by the covering design)."""
     return Source(request.param)
 
 
@@ -157,7 +173,86 @@ def _as_kind(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 CALLABLE_KINDS = ("sync", "lambda", "async", "partial")
 
 
-@pytest.fixture(params=CALLABLE_KINDS)
+@pytest.fixture
 def wrap(request: pytest.FixtureRequest) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Turn a plain function into one kind of callable: def, lambda, async def, partial(async)."""
     return functools.partial(_as_kind, request.param)
+
+
+# -- the covering design ---------------------------------------------------------
+
+#: The sampled fixtures and their levels, in the order they appear in case ids.
+SAMPLED: dict[str, tuple[str, ...]] = {"make": SOURCE_KINDS, "wrap": CALLABLE_KINDS}
+
+
+def _marks(obj: object) -> list[pytest.Mark]:
+    """The marks set on a class, module or function with ``pytestmark`` or decorators."""
+    marks = getattr(obj, "pytestmark", [])
+    if not isinstance(marks, list | tuple):
+        marks = [marks]
+    return [getattr(mark, "mark", mark) for mark in marks]
+
+
+def _parametrized(marks: Iterable[pytest.Mark]) -> set[str]:
+    """The argument names that ``parametrize`` marks among ``marks`` give values to."""
+    names: set[str] = set()
+    for mark in marks:
+        if mark.name != "parametrize":
+            continue
+        argnames = mark.args[0] if mark.args else mark.kwargs["argnames"]
+        if isinstance(argnames, str):
+            argnames = argnames.split(",")
+        names.update(name.strip() for name in argnames)
+    return names
+
+
+def _sampled(fn: Callable[..., Any], owner_marks: list[pytest.Mark]) -> tuple[str, ...]:
+    """The sampled fixtures test ``fn`` takes and does not parametrize itself."""
+    params = inspect.signature(fn).parameters
+    explicit = _parametrized([*_marks(fn), *owner_marks])
+    return tuple(name for name in SAMPLED if name in params and name not in explicit)
+
+
+_designs: dict[tuple[object, tuple[str, ...]], dict[str, list[tuple[Any, ...]]]] = {}
+
+
+def _design(owner: object, sampled: tuple[str, ...]) -> dict[str, list[tuple[Any, ...]]]:
+    """The cases of every test of ``owner`` (class or module) that samples ``sampled``.
+
+    Rows: the test, then one level per sampled fixture, then the backend.
+    """
+    key = (owner, sampled)
+    if key not in _designs:
+        owner_marks = _marks(owner)
+        tests = [
+            name
+            for name, fn in vars(owner).items()
+            if name.startswith("test") and callable(fn) and _sampled(fn, owner_marks) == sampled
+        ]
+        factors: list[Sequence[Any]] = [tests, *(SAMPLED[name] for name in sampled), BACKENDS]
+        rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tests}
+        for test, *levels in pairwise(*factors):
+            rows[test].append(tuple(levels))
+        _designs[key] = rows
+    return _designs[key]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give the tests that take ``make`` or ``wrap`` their cases of the covering design.
+
+    As a ``parametrize`` mark, added before pytest reads the marks, so that
+    the ``anyio_backend`` fixture's own parameters give way to it.
+    """
+    owner = metafunc.cls if metafunc.cls is not None else metafunc.module
+    owner_marks = _marks(owner)
+    sampled = _sampled(metafunc.function, owner_marks)
+    if not sampled or "anyio_backend" in _parametrized(metafunc.definition.iter_markers()):
+        return
+    cases = [
+        pytest.param(*kinds, backend.values[0], id="-".join((*kinds, str(backend.id))))
+        for *kinds, backend in _design(owner, sampled)[metafunc.function.__name__]
+    ]
+    metafunc.definition.add_marker(
+        pytest.mark.parametrize((*sampled, "anyio_backend"), cases, indirect=list(sampled))
+    )

@@ -25,16 +25,21 @@ from sluiceway.errors import EmptyStreamError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
 
-pytestmark = [
-    pytest.mark.anyio,
-    # Both event loops, but not uvloop as well: it runs the same asyncio code,
-    # and a third pass would take this file past ~30 s.
-    pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"]),
-]
+pytestmark = pytest.mark.anyio
+
+# The laws are about items, not event loops: each runs on one loop, asyncio and trio in
+# turn, so both loops see laws of every family (the lifecycle on every loop is
+# tests/ops/test_contract.py). The law over chains of every operator runs on both.
+on_asyncio = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+on_trio = pytest.mark.parametrize("anyio_backend", ["trio"])
+on_both = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 
 # anyio_backend is a plain string; reusing it across examples is harmless.
+# 30 examples for a law over one operator, whose space is small (one of a few functions,
+# a few chunkings); the law over chains, where interactions hide, draws 150 on each loop.
+# Each run draws new ones, and a failure found is replayed first from .hypothesis/.
 LAWS = settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
@@ -299,7 +304,10 @@ consumers = st.sampled_from(("to_list", "async_for", "batches"))
 
 
 class TestOperatorLaws:
-    @pytest.mark.parametrize("name", sorted(OPS))
+    @pytest.mark.parametrize(
+        ("name", "anyio_backend"),
+        [(name, ("asyncio", "trio")[i % 2]) for i, name in enumerate(sorted(OPS))],
+    )
     @LAWS
     @given(source=sources(), data=st.data(), how=consumers)
     async def test_equals_itertools(
@@ -309,12 +317,14 @@ class TestOperatorLaws:
         op = data.draw(OPS[name], label="op")
         assert await consume(op.on_stream(source.stream()), how) == op.on_list(source.items)
 
+    @on_asyncio
     @LAWS
     @given(source=sources(), size=sizes)
     async def test_batch_equals_chunking(self, source: Source, size: int) -> None:
         """batch(size) gives the items in lists of size, the last one shorter, none empty."""
         assert await source.stream().batch(size).to_list() == chunk(source.items, size)
 
+    @on_trio
     @LAWS
     @given(source=sources())
     async def test_flatten_equals_chain_from_iterable(self, source: Source) -> None:
@@ -324,6 +334,7 @@ class TestOperatorLaws:
             itertools.chain.from_iterable(map(repeat_mod_3, source.items))
         )
 
+    @on_asyncio
     @LAWS
     @given(source=sources(), start=ints)
     async def test_enumerate_equals_builtin(self, source: Source, start: int) -> None:
@@ -334,7 +345,8 @@ class TestOperatorLaws:
 
 
 class TestChainLaws:
-    @settings(LAWS, max_examples=200)
+    @on_both
+    @settings(LAWS, max_examples=150)
     @given(source=sources(), ops=st.lists(any_op, min_size=1, max_size=6), how=consumers)
     async def test_chain_equals_itertools_chain(
         self, source: Source, ops: list[Op], how: str
@@ -347,7 +359,8 @@ class TestChainLaws:
             expected = op.on_list(expected)
         assert await consume(s, how) == expected
 
-    @settings(LAWS, max_examples=60)
+    @on_trio
+    @settings(LAWS, max_examples=40)
     @given(source=sources(), ops=st.lists(any_op, max_size=4))
     async def test_batches_flattened_equals_to_list(self, source: Source, ops: list[Op]) -> None:
         """batches() flattened equals to_list(), and never holds an empty list."""
@@ -360,6 +373,7 @@ class TestChainLaws:
 
 
 class TestBatchesLaws:
+    @on_asyncio
     @LAWS
     @given(source=sources(kinds=("batches", "abatches")))
     async def test_from_batches_gives_its_batches_back(self, source: Source) -> None:
@@ -369,6 +383,7 @@ class TestBatchesLaws:
 
 
 class TestCombineLaws:
+    @on_trio
     @LAWS
     @given(parts=st.lists(sources(), max_size=4))
     async def test_zip_equals_builtin(self, parts: list[Source]) -> None:
@@ -376,6 +391,7 @@ class TestCombineLaws:
         expected = list(zip(*(p.items for p in parts), strict=False))
         assert await sw.zip(*(p.stream() for p in parts)).to_list() == expected
 
+    @on_asyncio
     @LAWS
     @given(parts=st.lists(sources(), max_size=4))
     async def test_concat_equals_chain(self, parts: list[Source]) -> None:
@@ -383,6 +399,7 @@ class TestCombineLaws:
         expected = list(itertools.chain(*(p.items for p in parts)))
         assert await sw.concat(*(p.stream() for p in parts)).to_list() == expected
 
+    @on_trio
     @LAWS
     @given(first=sources(), others=st.lists(sources(), max_size=3))
     async def test_chain_method_equals_chain(self, first: Source, others: list[Source]) -> None:
@@ -393,6 +410,7 @@ class TestCombineLaws:
 
 
 class TestTerminalLaws:
+    @on_asyncio
     @LAWS
     @given(source=sources(), fn=fns(FOLDS), initial=ints)
     async def test_reduce_with_initial(self, source: Source, fn: Fn, initial: int) -> None:
@@ -400,6 +418,7 @@ class TestTerminalLaws:
         expected = functools.reduce(fn.sync, source.items, initial)
         assert await source.stream().reduce(fn.for_stream(), initial) == expected
 
+    @on_trio
     @LAWS
     @given(source=sources(), fn=fns(FOLDS))
     async def test_reduce_without_initial(self, source: Source, fn: Fn) -> None:
@@ -411,6 +430,7 @@ class TestTerminalLaws:
         expected = functools.reduce(fn.sync, source.items)
         assert await source.stream().reduce(fn.for_stream()) == expected
 
+    @on_asyncio
     @LAWS
     @given(source=sources(), ops=st.lists(any_op, max_size=3))
     async def test_count_equals_len(self, source: Source, ops: list[Op]) -> None:
@@ -420,6 +440,7 @@ class TestTerminalLaws:
             s, expected = op.on_stream(s), op.on_list(expected)
         assert await s.count() == len(expected)
 
+    @on_trio
     @LAWS
     @given(source=sources())
     async def test_first_and_last(self, source: Source) -> None:
@@ -434,6 +455,7 @@ class TestTerminalLaws:
         assert await source.stream().first() == items[0]
         assert await source.stream().last() == items[-1]
 
+    @on_asyncio
     @LAWS
     @given(source=sources(), is_async=st.booleans())
     async def test_foreach_sees_every_item(self, source: Source, is_async: bool) -> None:
@@ -444,6 +466,7 @@ class TestTerminalLaws:
 
 
 class TestPullLaws:
+    @on_trio
     @LAWS
     @given(items=st.lists(ints, max_size=12), n=counts)
     async def test_take_pulls_exactly_what_it_needs(self, items: list[int], n: int) -> None:

@@ -71,6 +71,7 @@ class Funnel(Node):
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         assert scope is not None, "Pipeline.start checks needs_scope"
         self._scope = scope
+        self._grace = current_grace()  # the grace period where the stream starts
         self._cancels = [anyio.CancelScope() for _ in self._parts]
         channel = self._channel = Channel(self._buffer, len(self._parts))
         for index in range(len(self._parts)):

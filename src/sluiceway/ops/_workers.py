@@ -133,6 +133,7 @@ class Workers(Node):
     def open(self, scope: Scope | None) -> AsyncIterator[Any]:
         assert scope is not None, "Pipeline.start checks needs_scope"
         self._scope = scope
+        self._grace = current_grace()  # the grace period where the stream starts
         # Both need the running backend: made here, not in __init__.
         self._new_event = event_factory()
         self._reader = anyio.CancelScope()
