@@ -119,12 +119,6 @@ def rows_on_sqlite3() -> None:
         conn.close()
 
 
-def trio_backend() -> None:
-    import anyio
-
-    anyio.run(anyio.sleep, 0, backend="trio")
-
-
 def command(*argv: str) -> Callable[[], dict[str, Any]]:
     """A probe running ``sluiceway ARGV...`` in this process: exit code, stdout, stderr."""
 
@@ -171,7 +165,7 @@ def main() -> None:
             "db.postgres_changes": postgres_changes,
             "db.mongo_changes": mongo_changes,
             "db.rows on sqlite3": rows_on_sqlite3,
-            "trio backend": trio_backend,
+            "cli demo trio": command("demo", "--backend", "trio"),
             "cli --help": command("--help"),
             "cli sse": command("sse", "http://127.0.0.1:9/events"),
             "cli pages": command("pages", "http://127.0.0.1:9/items", "--link-header"),

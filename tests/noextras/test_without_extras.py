@@ -129,6 +129,7 @@ class TestInstallHints:
             ("cli rows sqlite", "sqlite"),
             ("cli rows postgresql", "postgres"),
             ("cli changes", "postgres"),
+            ("cli demo trio", "trio"),
         ],
     )
     def test_a_command_without_its_extra_says_what_to_install(
@@ -162,10 +163,3 @@ class TestInstallHints:
         got = outcomes["db.rows on sqlite3"]
         assert got["error"] == "TypeError"
         assert "aiosqlite.connect()" in got["message"]
-
-    def test_trio_without_the_trio_extra(self, outcomes: dict[str, dict[str, Any]]) -> None:
-        """The trio backend without trio: anyio's own error, which names a pip command."""
-        got = outcomes["trio backend"]
-        assert got["error"] == "LookupError"
-        assert "pip install" in got["message"]
-        assert "trio" in got["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     from .. import _demo
 
     backend, options = args.backend, {}
+    # The event loops beyond asyncio come with extras: name them, as for the sources.
+    needs = {"trio": "pip install 'sluiceway[trio]'", "uvloop": "pip install uvloop"}
+    if backend in needs:
+        try:
+            importlib.import_module(backend)
+        except ImportError:
+            raise ImportError(f"the {backend} backend needs {backend}: {needs[backend]}") from None
     if backend == "uvloop":
         backend, options = "asyncio", {"use_uvloop": True}
     anyio.run(_demo.run, sys.stdout, backend=backend, backend_options=options)
