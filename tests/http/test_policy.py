@@ -6,8 +6,8 @@ from email.utils import formatdate
 
 import pytest
 
+from sluiceway._transport._backoff import backoff_delay
 from sluiceway.http import RateLimiter, Retry, parse_retry_after, rate_limit_wait
-from sluiceway.http._policy import backoff_delay
 
 NOW = 1_700_000_000.0
 

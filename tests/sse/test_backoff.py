@@ -16,7 +16,7 @@ from itertools import cycle
 import httpx
 import pytest
 
-from sluiceway.http._policy import backoff_delay
+from sluiceway._transport._backoff import backoff_delay
 from sluiceway.sse import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, RetryNotice, connect
 from sluiceway.sse._client import EventStream, _ConnectionLoop, _ConnectOptions
 

@@ -4,10 +4,10 @@ Nothing here touches the network. :class:`Retry` says whether a failed try
 is worth another and how long to wait first; :class:`RateLimiter` spaces the
 requests of one paginator and holds them all while the server asks for a
 pause. The paginator feeds them what it sees and sleeps for what they say.
-:func:`backoff_delay` is the one backoff of the library: pagination's
-retries and SSE's reconnects both wait what it says when the server named
-no time. The clock (``now``) and the random source (``rand``) are
-parameters, so tests pass their own.
+:class:`Retry` waits what ``_transport._backoff.backoff_delay`` says, the
+backoff SSE's reconnects use too, when the server named no time. The clock
+(``now``) and the random source (``rand``) are parameters, so tests pass
+their own.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .._core._callables import check_count, check_seconds
+from .._transport._backoff import backoff_delay
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -29,7 +30,6 @@ __all__ = [
     "DEFAULT_RETRY_STATUSES",
     "RateLimiter",
     "Retry",
-    "backoff_delay",
     "parse_retry_after",
     "rate_limit_wait",
 ]
@@ -39,23 +39,6 @@ DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 #: An X-RateLimit-Reset value above this is a Unix time; below, a number of seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
-
-
-def backoff_delay(
-    attempt: int, initial: float, maximum: float, rand: Callable[[], float] = random.random
-) -> float:
-    """The capped exponential backoff with jitter before try number ``attempt`` (1, 2, ...).
-
-    Between half and all of the ceiling ``min(maximum, initial * 2 ** (attempt - 1))``:
-    ``ceiling / 2 + rand() * ceiling / 2``, where ``rand()`` is in [0, 1).
-    However many tries failed in a row, the ceiling stays ``maximum``.
-    """
-    try:
-        grown = math.ldexp(initial, attempt - 1)  # initial * 2 ** (attempt - 1), exactly
-    except OverflowError:  # past 2 ** 1023: far beyond any maximum
-        grown = math.inf
-    ceiling = min(maximum, grown)
-    return ceiling / 2 + rand() * ceiling / 2
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

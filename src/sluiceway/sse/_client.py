@@ -23,10 +23,10 @@ from .._core._callables import check_count, check_seconds
 from .._core._lifecycle import aclose_iterator
 from .._core._nodes import Source
 from .._stream import Stream
+from .._transport._backoff import backoff_delay
 from .._transport._httpx import build_request, read_start
 from .._transport._notice import RetryNotice
 from ..errors import SSEResponseError
-from ..http._policy import backoff_delay
 from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
 from ._event import Event
 
