@@ -138,46 +138,47 @@ def slot_error(exc: BaseException, where: str) -> ChangeStreamError:
         HistoryLost when the slot is missing or invalidated (nothing can
         bring those changes back), else a ChangeStreamError with the remedy.
     """
-    message = str(exc)
     fault = fault_of(exc)
-    if fault is SlotFault.CONNECTION_LOST:
-        return ChangeStreamError(
-            f"{where}: the connection to PostgreSQL was lost ({type(exc).__name__}: "
-            f"{message}); a new stream resumes after the last acknowledged transaction",
-            source=where,
-        )
-    if fault is SlotFault.SLOT_MISSING:
-        return HistoryLost(
-            f"{where} does not exist any more (dropped while in use?): {message}",
-            source=where,
-        )
-    if fault is SlotFault.SLOT_INVALIDATED:
-        return HistoryLost(
-            f"{where} was invalidated: {message}; the changes since its last "
-            "acknowledgement are lost (see max_slot_wal_keep_size)",
-            source=where,
-        )
-    if fault is SlotFault.PLUGIN_MISSING:
-        return ChangeStreamError(
-            f"{where}: the wal2json output plugin is not installed on the server ({message}); "
-            "install it (Debian: apt-get install postgresql-<version>-wal2json; "
-            "`make services` does it on a development machine)",
-            source=where,
-        )
-    if fault is SlotFault.PLUGIN_NOT_ALLOWED:
-        return ChangeStreamError(
-            f"{where}: the server does not allow wal2json as an output plugin ({message}); "
-            "add it to output_plugin_libraries and reload (`make services` does it)",
-            source=where,
-        )
-    if fault is SlotFault.SLOT_IN_USE:
-        return ChangeStreamError(
-            f"{where} is in use by another process ({message}); one consumer per slot",
-            source=where,
-        )
-    if fault is SlotFault.SLOT_MOVED:
-        return ChangeStreamError(
-            f"{where} was moved by someone else ({message}); one consumer per slot",
-            source=where,
-        )
-    return ChangeStreamError(f"{where}: {message}", source=where)
+    if fault is SlotFault.OTHER:
+        return ChangeStreamError(f"{where}: {exc}", source=where)
+    error, template = _REMEDIES[fault]
+    text = template.format(where=where, message=exc, kind=type(exc).__name__)
+    return error(text, source=where)
+
+
+#: For each known fault: the error raised, and its message (what went wrong, what to do).
+_REMEDIES: dict[SlotFault, tuple[type[ChangeStreamError], str]] = {
+    SlotFault.CONNECTION_LOST: (
+        ChangeStreamError,
+        "{where}: the connection to PostgreSQL was lost ({kind}: {message}); "
+        "a new stream resumes after the last acknowledged transaction",
+    ),
+    SlotFault.SLOT_MISSING: (
+        HistoryLost,
+        "{where} does not exist any more (dropped while in use?): {message}",
+    ),
+    SlotFault.SLOT_INVALIDATED: (
+        HistoryLost,
+        "{where} was invalidated: {message}; the changes since its last "
+        "acknowledgement are lost (see max_slot_wal_keep_size)",
+    ),
+    SlotFault.PLUGIN_MISSING: (
+        ChangeStreamError,
+        "{where}: the wal2json output plugin is not installed on the server ({message}); "
+        "install it (Debian: apt-get install postgresql-<version>-wal2json; "
+        "`make services` does it on a development machine)",
+    ),
+    SlotFault.PLUGIN_NOT_ALLOWED: (
+        ChangeStreamError,
+        "{where}: the server does not allow wal2json as an output plugin ({message}); "
+        "add it to output_plugin_libraries and reload (`make services` does it)",
+    ),
+    SlotFault.SLOT_IN_USE: (
+        ChangeStreamError,
+        "{where} is in use by another process ({message}); one consumer per slot",
+    ),
+    SlotFault.SLOT_MOVED: (
+        ChangeStreamError,
+        "{where} was moved by someone else ({message}); one consumer per slot",
+    ),
+}
