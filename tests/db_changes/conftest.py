@@ -7,9 +7,13 @@ asyncio with uvloop, not on trio.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,17 +31,50 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     return request.param
 
 
+#: The database of these tests alone: a logical slot decodes only its own database, so
+#: the other tests' writes (tests/db, on another worker) never pass through these slots.
+DATABASE = "sluiceway_changes"
+#: Held by the running change-stream test, whichever xdist worker runs it.
+LOCK = Path(tempfile.gettempdir()) / "sluiceway-db-changes-tests.lock"
+
+
+@pytest.fixture(autouse=True)
+def one_at_a_time() -> Iterator[None]:
+    """The change-stream tests run one at a time, across the workers of `make test`.
+
+    A slot sees every transaction of its database, and a stream acknowledges
+    past the ones its table filter skips: another change-stream test committing
+    meanwhile would move the acknowledged position these tests check exactly.
+    """
+    with LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 _checked: list[str] = []
 
 
 @pytest.fixture
 def dsn() -> str:
-    """The test database's DSN, once logical decoding through wal2json is known to work."""
-    dsn = services.postgres_dsn()
+    """The change-stream tests' DSN, once logical decoding through wal2json is known to work."""
+    base = services.postgres_dsn()
+    dsn = base.rpartition("/")[0] + "/" + DATABASE
     if _checked:
         return dsn
     import psycopg
 
+    with psycopg.connect(base, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+        if found.fetchone() is None:
+            taken = (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation)
+            try:
+                with contextlib.suppress(*taken):  # made by another worker meanwhile
+                    conn.execute(f"CREATE DATABASE {DATABASE}")
+            except psycopg.Error as exc:
+                services.unavailable(f"cannot create database {DATABASE}: {exc}".splitlines()[0])
     with psycopg.connect(dsn, autocommit=True) as conn:
         level = conn.execute("SHOW wal_level").fetchone()
         if level is None or level[0] != "logical":
