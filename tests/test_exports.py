@@ -54,7 +54,12 @@ def test_import_needs_only_anyio() -> None:
 
 
 #: The one class two subpackages export: defined once, in the module they share.
-SHARED = {"RetryNotice": ("sluiceway._transport._notice", {"sluiceway.sse", "sluiceway.http"})}
+SHARED = {
+    "RetryNotice": ("sluiceway._transport._notice", {"sluiceway.sse", "sluiceway.http"}),
+    # The HTTP layer's own types, which custom strategies use: public in sluiceway.http.
+    "Request": ("sluiceway._transport._base", {"sluiceway.http"}),
+    "URL": ("sluiceway._transport._url", {"sluiceway.http"}),
+}
 
 
 @pytest.mark.parametrize("name", ["sluiceway.sse", "sluiceway.http", "sluiceway.db"])

@@ -21,6 +21,13 @@ The hierarchy::
     ├── EmptyStreamError (also ValueError)
     │       first(), last() or reduce() without an initial value
     │       met a stream with no items
+    ├── TransportError                the HTTP client failed (either client: httpx, aiohttp);
+    │   │                             the client's own error is ``__cause__``
+    │   ├── ConnectError              no connection: unknown host, refused, TLS, timeout
+    │   │   └── ConnectTimeoutError   (also TimeoutError) the connection took too long
+    │   └── ReadError                 the answer broke off: reset, malformed, timed out
+    │       └── ReadTimeoutError      (also TimeoutError) no data within a read timeout,
+    │                                 or within SSE's ``idle_timeout``
     ├── SSEError                      Server-Sent Events
     │   ├── SSELimitError             a line or an event over the decoder's limit
     │   └── SSEResponseError          the server answered without an event stream
@@ -48,10 +55,14 @@ reach you unchanged: the same exception object, never wrapped.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BadPageError",
     "ChangeStreamError",
     "CloseTimeoutError",
+    "ConnectError",
+    "ConnectTimeoutError",
     "CrossOriginError",
     "EmptyPagesError",
     "EmptyStreamError",
@@ -62,6 +73,8 @@ __all__ = [
     "ListenError",
     "ListenOverflowError",
     "PageTooLargeError",
+    "ReadError",
+    "ReadTimeoutError",
     "RepeatedPageError",
     "RetriesExhaustedError",
     "SSEError",
@@ -71,6 +84,7 @@ __all__ = [
     "StreamConsumedError",
     "StreamInterruptedError",
     "StreamNotEnteredError",
+    "TransportError",
     "UnsupportedBackendError",
 ]
 
@@ -147,6 +161,38 @@ class EmptyStreamError(SluicewayError, ValueError):
     """A terminal operation needed at least one item and the stream had none."""
 
 
+class TransportError(SluicewayError):
+    """The HTTP client could not send a request or read its answer.
+
+    SSE and pagination raise the same classes whichever client sends (httpx or
+    aiohttp); the client's own exception is ``__cause__``.
+
+    Attributes:
+        url: the URL of the request.
+    """
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(f"{message} ({url})")
+        self.url = url
+        self.reason = message
+
+
+class ConnectError(TransportError):
+    """No connection to the server: unknown host, refused, TLS failure, or too slow."""
+
+
+class ConnectTimeoutError(ConnectError, TimeoutError):
+    """The connection was not made within the connect timeout."""
+
+
+class ReadError(TransportError):
+    """The answer broke off (the connection reset or closed, or the HTTP was malformed)."""
+
+
+class ReadTimeoutError(ReadError, TimeoutError):
+    """No data within the read timeout, or within an SSE stream's ``idle_timeout``."""
+
+
 class SSEError(SluicewayError):
     """Something went wrong with a Server-Sent Events stream."""
 
@@ -158,6 +204,9 @@ class SSELimitError(SSEError):
         limit: which limit: ``"max_line_size"`` or ``"max_event_size"``.
         size: the size reached (characters), at least ``maximum + 1``.
         maximum: the limit in force.
+        events: the events that the same :meth:`~sluiceway.sse.Decoder.feed`
+            call completed before the limit was hit (``connect()`` delivers
+            them before raising).
     """
 
     def __init__(self, limit: str, size: int, maximum: int) -> None:
@@ -168,6 +217,7 @@ class SSELimitError(SSEError):
         self.limit = limit
         self.size = size
         self.maximum = maximum
+        self.events: list[Any] = []
 
 
 class SSEResponseError(SSEError):

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from clients import open_client
 from faults import FaultServer
 from loopback import LoopbackServer
 from recorder import QueryRecorder
@@ -283,3 +284,10 @@ def recorder() -> Iterator[QueryRecorder]:
     """A paginated API of every style that records the raw query of each request."""
     with QueryRecorder() as server:
         yield server
+
+
+@pytest.fixture
+async def http(client_kind: str) -> AsyncIterator[Any]:
+    """A client of ``client_kind`` (httpx, then aiohttp), for paginate()'s ``client``."""
+    async with open_client(client_kind, read_timeout=10.0) as client:
+        yield client

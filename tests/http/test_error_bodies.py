@@ -2,8 +2,8 @@
 
 The body of a 404 or a 503 is complete, stalls after its first chunk with the
 connection kept open, is cut after it, or trickles in for seconds; each is
-tried with paginate()'s own client and with one that has a short read
-timeout, the two side by side. Its start is read for the error message only
+tried with paginate()'s own client, and with httpx and aiohttp clients
+without and with a short read timeout, side by side. Its start is read for the error message only
 as far as it comes at once: it must neither hold the error back nor be taken
 for a network error.
 """
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import anyio
-import httpx
 import pytest
 
+from clients import open_client
 from faults import BODIES, BODY_WAIT, FIRST, READ_TIMEOUT
-from sluiceway._transport import _httpx
+from sluiceway._transport import _base
 from sluiceway.errors import HTTPError, HTTPStatusError, RetriesExhaustedError
 from sluiceway.http import LinkHeader, Retry, paginate
 
@@ -28,9 +28,16 @@ if TYPE_CHECKING:
 
     from faults import FaultServer
 
-#: The clients tried: paginate()'s own, and one whose read timeout is shorter
-#: than the time the body start is waited for.
-CLIENTS = ("default", "read_timeout")
+#: The clients tried: paginate()'s own (aiohttp on asyncio, httpx on trio),
+#: and of each kind one without a read timeout and one whose read timeout is
+#: shorter than the time the body start is waited for.
+CLIENTS = (
+    "own",
+    "httpx",
+    "httpx-read_timeout",
+    "aiohttp",
+    "aiohttp-read_timeout",
+)
 #: Longer than any answer may take, far under a stalled body's minute: a hang fails here.
 HANG = 10.0
 #: One retry, without a wait worth the name.
@@ -40,7 +47,7 @@ ONE_RETRY = Retry(attempts=1, backoff_initial=0.01, backoff_max=0.02)
 @pytest.fixture(autouse=True)
 def short_body_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """The start of an error body is waited for BODY_WAIT, not the library's half second."""
-    monkeypatch.setattr(_httpx, "BODY_START_WAIT", BODY_WAIT)
+    monkeypatch.setattr(_base, "BODY_START_WAIT", BODY_WAIT)
 
 
 async def failed(server: FaultServer, kind: str, body: str, client: str) -> tuple[HTTPError, int]:
@@ -48,9 +55,11 @@ async def failed(server: FaultServer, kind: str, body: str, client: str) -> tupl
     run = uuid4().hex
     async with AsyncExitStack() as stack:
         http = None
-        if client == "read_timeout":
-            timeout = httpx.Timeout(5.0, read=READ_TIMEOUT)
-            http = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
+        if client != "own":
+            library, _, timeout = client.partition("-")
+            http = await stack.enter_async_context(
+                open_client(library, read_timeout=READ_TIMEOUT if timeout else None)
+            )
         stream = paginate(
             http, f"{server.url}/{run}/{kind}/{body}", strategy=LinkHeader(), retry=ONE_RETRY
         )
@@ -73,6 +82,8 @@ async def with_each_client(
 
     async with anyio.create_task_group() as tg:
         for client in CLIENTS:
+            if client.startswith("aiohttp") and not _base.on_asyncio():
+                continue  # aiohttp runs on asyncio only
             tg.start_soon(one, client)
     assert failures == {}
 

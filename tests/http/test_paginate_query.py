@@ -20,6 +20,7 @@ import anyio
 import httpx
 import pytest
 
+from clients import open_client
 from commandline import json_lines, sluiceway
 from recorder import ITEMS
 from sluiceway.http import (
@@ -83,6 +84,8 @@ class Setup:
     """How paginate() is called: the client, the URL, params=, and what each request must add."""
 
     client: dict[str, Any] | None = None
+    #: Which client: httpx (params of its own), or aiohttp (none; a base URL without a path).
+    kind: str = "httpx"
     relative: bool = False
     params: dict[str, str] | None = None
     expect: Pairs = field(default_factory=lambda: list(OWN))
@@ -102,6 +105,17 @@ SETUPS: dict[str, Setup] = {
         params={"sort": "asc"},
         expect=[*OWN, ("sort", "asc"), ("api_key", "k")],
     ),
+    "aiohttp_client": Setup(client={}, kind="aiohttp"),
+    "aiohttp_params": Setup(
+        client={}, kind="aiohttp", params={"state": "closed"}, expect=[("state", "closed"), OWN[1]]
+    ),
+    "aiohttp_base_url": Setup(
+        client={},
+        kind="aiohttp",
+        relative=True,
+        params={"sort": "asc"},
+        expect=[*OWN, ("sort", "asc")],
+    ),
 }
 
 
@@ -111,10 +125,12 @@ def pairs(query: str) -> Pairs:
 
 
 class TestEveryParameterIsSent:
-    @pytest.mark.parametrize("setup", list(SETUPS))
+    @pytest.mark.parametrize(
+        ("client_kind", "setup"), [(how.kind, name) for name, how in SETUPS.items()]
+    )
     @pytest.mark.parametrize("style", list(STYLES))
     async def test_every_request_has_every_parameter(
-        self, recorder: QueryRecorder, style: str, setup: str
+        self, recorder: QueryRecorder, style: str, setup: str, client_kind: str
     ) -> None:
         """The URL's own query, params=, the client's params and the strategy's, on each page."""
         route, strategy, options, steps = STYLES[style]
@@ -125,10 +141,13 @@ class TestEveryParameterIsSent:
             url = f"{recorder.url}/{run}/{route}?state=open&per_page=1"
             if how.client is not None:
                 settings = dict(how.client)
-                if how.relative:
+                if how.relative and client_kind == "aiohttp":
+                    settings["base_url"] = recorder.url
+                    url = f"/{run}/{route}?state=open&per_page=1"
+                elif how.relative:
                     settings["base_url"] = f"{recorder.url}/{run}/"
                     url = f"{route}?state=open&per_page=1"
-                client = await stack.enter_async_context(httpx.AsyncClient(**settings))
+                client = await stack.enter_async_context(open_client(client_kind, **settings))
             stream = paginate(client, url, strategy=strategy, params=how.params, **options)
             with anyio.fail_after(10):
                 assert await stream.to_list() == ITEMS

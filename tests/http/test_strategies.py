@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from sluiceway._core._nothing import NOTHING
+from sluiceway._transport._base import Headers
 from sluiceway.http import (
+    URL,
     BodyCursor,
     LastItemCursor,
     LinkHeader,
@@ -20,13 +21,12 @@ from sluiceway.http import (
 )
 from sluiceway.http._strategies import PathError, Reply, items_at
 
-BASE = httpx.URL("https://api.example.com/v1/things?limit=2")
+BASE = URL("https://api.example.com/v1/things?limit=2")
 
 
 def reply(body: Any, items: list[Any], headers: dict[str, str] | None = None) -> Reply:
-    url = httpx.URL("https://api.example.com/v1/things?limit=2&page=7")
-    response = httpx.Response(200, json=body, headers=headers)
-    return Reply(url, httpx.Headers(headers or {}), body, items, response)
+    url = URL("https://api.example.com/v1/things?limit=2&page=7")
+    return Reply(url, 200, Headers((headers or {}).items()), body, items)
 
 
 class TestPaths:
@@ -79,7 +79,7 @@ class TestLinkHeader:
             ("/b", {"rel": "last"}),
         ]
         step = LinkHeader().follow(reply([1], [1], {"link": value}), {}, BASE)
-        assert step.url == httpx.URL("https://api.example.com/a")
+        assert step.url == URL("https://api.example.com/a")
 
     def test_no_next(self) -> None:
         """No rel=next: the end."""
@@ -93,7 +93,7 @@ class TestStrategies:
         """The cursor goes into its parameter on the first page's URL; empty ends."""
         strategy = BodyCursor(items="x", cursor="meta.next", param="after")
         step = strategy.follow(reply({"meta": {"next": "abc"}}, [1]), {}, BASE)
-        assert step.url == httpx.URL("https://api.example.com/v1/things?limit=2&after=abc")
+        assert step.url == URL("https://api.example.com/v1/things?limit=2&after=abc")
         for end in ({"meta": {"next": ""}}, {"meta": {"next": None}}, {"meta": {}}):
             assert strategy.follow(reply(end, [1]), {}, BASE).url is None
 
@@ -118,7 +118,7 @@ class TestStrategies:
     def test_next_url_relative(self) -> None:
         """A relative next URL is resolved against the page's URL."""
         step = NextUrl().follow(reply({"next": "?page=8", "results": [1]}, [1]), {}, BASE)
-        assert step.url == httpx.URL("https://api.example.com/v1/things?page=8")
+        assert step.url == URL("https://api.example.com/v1/things?page=8")
 
     def test_page_number(self) -> None:
         """Pages count from start; an empty page or the total ends them."""

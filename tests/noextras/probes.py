@@ -23,6 +23,7 @@ from typing import Any
 #: The modules of each package the extras install, by its name in pyproject.toml.
 PACKAGES: dict[str, list[str]] = {
     "httpx": ["httpx"],
+    "aiohttp": ["aiohttp", "yarl", "multidict"],
     "asyncpg": ["asyncpg"],
     "psycopg": ["psycopg"],
     "aiosqlite": ["aiosqlite"],
@@ -51,7 +52,9 @@ def outcome(probe: Callable[[], Any]) -> dict[str, Any]:
         return {
             "error": type(exc).__name__,
             "message": str(exc),
-            "from_none": exc.__cause__ is None and exc.__suppress_context__,
+            # No driver traceback: raised from None, or outside any handler.
+            "from_none": exc.__cause__ is None
+            and (exc.__suppress_context__ or exc.__context__ is None),
         }
 
 
@@ -92,12 +95,45 @@ def decoder() -> list[str]:
     return [event.data for event in Decoder().feed(b"data: one\n\ndata: two\n\n")]
 
 
-def import_http() -> None:
+def import_http() -> list[str]:
+    """sluiceway.http imports without a client; the other packages it loaded."""
+    before = set(sys.modules)
     import sluiceway.http  # noqa: F401
 
+    loaded = {name.partition(".")[0] for name in set(sys.modules) - before}
+    return sorted(loaded - set(sys.stdlib_module_names) - {"sluiceway"})
 
-def sse_connect() -> None:
-    from sluiceway.sse import connect  # noqa: F401
+
+def paginate_on(backend: str) -> Callable[[], Any]:
+    """A probe paging with the client paginate() makes itself, on ``backend``."""
+
+    def run() -> Any:
+        import anyio
+
+        from sluiceway.http import LinkHeader, paginate
+
+        async def main() -> Any:
+            return await paginate(None, "http://127.0.0.1:9/x", strategy=LinkHeader()).to_list()
+
+        return anyio.run(main, backend=backend)
+
+    return run
+
+
+def connect_on(backend: str) -> Callable[[], Any]:
+    """A probe reading an event stream with the client connect() makes itself, on ``backend``."""
+
+    def run() -> Any:
+        import anyio
+
+        from sluiceway.sse import connect
+
+        async def main() -> Any:
+            return await connect("http://127.0.0.1:9/x", max_reconnects=0).to_list()
+
+        return anyio.run(main, backend=backend)
+
+    return run
 
 
 def postgres_changes() -> None:
@@ -161,7 +197,8 @@ def main() -> None:
             "pipeline": pipeline,
             "decoder": decoder,
             "import sluiceway.http": import_http,
-            "sse.connect": sse_connect,
+            "sse.connect": connect_on("asyncio"),
+            "http.paginate": paginate_on("asyncio"),
             "db.postgres_changes": postgres_changes,
             "db.mongo_changes": mongo_changes,
             "db.rows on sqlite3": rows_on_sqlite3,

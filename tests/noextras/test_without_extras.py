@@ -94,6 +94,12 @@ class TestWhatWorks:
         """sluiceway.sse.Decoder decodes without httpx."""
         assert outcomes["decoder"] == {"value": ["one", "two"]}
 
+    def test_sluiceway_http_imports_without_a_client(
+        self, outcomes: dict[str, dict[str, Any]]
+    ) -> None:
+        """The strategies and the paginator load neither httpx nor aiohttp until used."""
+        assert set(outcomes["import sluiceway.http"]["value"]) <= ANYIO_AND_ITS_OWN
+
     def test_the_command_line_help(self, outcomes: dict[str, dict[str, Any]]) -> None:
         """`sluiceway --help` lists every command."""
         got = outcomes["cli --help"]["value"]
@@ -106,8 +112,10 @@ class TestInstallHints:
     @pytest.mark.parametrize(
         ("probe", "extra"),
         [
-            ("import sluiceway.http", "http"),
+            ("sse.connect", "aiohttp"),
             ("sse.connect", "http"),
+            ("http.paginate", "aiohttp"),
+            ("http.paginate", "http"),
             ("db.postgres_changes", "postgres"),
             ("db.mongo_changes", "mongo"),
         ],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import pytest
 from starlette.applications import Starlette
@@ -14,8 +15,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.responses import StreamingResponse as Streaming
 from starlette.routing import Route
 
+from clients import open_client
 from faults import FaultServer
 from loopback import LoopbackServer
+from sluiceway.sse import EventStream, connect
+
+#: ``connect`` with its ``client=`` set: the ``sse`` fixture.
+Connect = Callable[..., EventStream]
 
 
 @dataclass
@@ -167,6 +173,15 @@ def make_app(log: Log) -> Starlette:
 
         return Streaming(body(), media_type="text/event-stream")
 
+    async def who(request: Request) -> Response:
+        """One event whose data is the request's X-Who header; the body then ends."""
+        data = request.headers.get("x-who", "")
+
+        async def body() -> AsyncIterator[bytes]:
+            yield f"data: {data}\n\n".encode()
+
+        return Streaming(body(), media_type="text/event-stream")
+
     async def seen(request: Request) -> Response:
         return JSONResponse({"last_event_ids": log.last_event_ids, "drops": log.drops})
 
@@ -183,6 +198,7 @@ def make_app(log: Log) -> Starlette:
             Route("/burst", burst),
             Route("/long-line", long_line),
             Route("/query/{rest:path}", query),
+            Route("/who", who),
             Route("/seen", seen),
         ]
     )
@@ -217,3 +233,10 @@ def refusals() -> Iterator[FaultServer]:
     """Answers that are not an event stream, with bodies that stall, break or trickle."""
     with FaultServer() as server:
         yield server
+
+
+@pytest.fixture
+async def sse(client_kind: str) -> AsyncIterator[Connect]:
+    """``connect`` with a client of ``client_kind`` (httpx, then aiohttp): no read timeout."""
+    async with open_client(client_kind) as client:
+        yield partial(connect, client=client)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from sluiceway._transport._backoff import backoff_delay
+from sluiceway.errors import ConnectError
 from sluiceway.sse import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, RetryNotice, connect
 from sluiceway.sse._client import EventStream, _ConnectionLoop, _ConnectOptions
 
@@ -88,13 +89,14 @@ class TestBackoff:
         """A server down for good: the n-th reconnect waits backoff_delay(n), then the error."""
         async with serving([]) as client:
             events, notices = stream(client, draws(), max_reconnects=6)
-            with pytest.raises(httpx.ConnectError):
+            with pytest.raises(ConnectError):
                 await events.to_list()
         assert [n.attempt for n in notices] == [1, 2, 3, 4, 5, 6]
         assert [n.delay for n in notices] == expected([1, 2, 3, 4, 5, 6])
         assert max(n.delay for n in notices) <= MAXIMUM
         assert {(n.url, n.status, n.last_event_id) for n in notices} == {(URL, None, "")}
-        assert all(isinstance(n.error, httpx.ConnectError) for n in notices)
+        assert all(isinstance(n.error, ConnectError) for n in notices)
+        assert all(isinstance(n.error.__cause__, httpx.ConnectError) for n in notices)
 
     async def test_a_good_connection_starts_the_backoff_over(self) -> None:
         """After a connection that delivered events, the next wait is attempt 1's again."""
@@ -125,7 +127,7 @@ class TestBackoff:
             events, notices = stream(
                 client, lambda: 0.5, max_reconnects=1030, backoff_initial=1e-6, backoff_max=1e-6
             )
-            with pytest.raises(httpx.ConnectError):
+            with pytest.raises(ConnectError):
                 await events.to_list()
         assert len(notices) == 1030
         assert {n.delay for n in notices} == {0.75e-6}

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import virtual_time
+from sluiceway.errors import ConnectError, ReadTimeoutError
 from sluiceway.sse import Event, RetryNotice, connect
 
 anyio_backend = virtual_time.anyio_backend
@@ -142,7 +143,7 @@ class TestIdleTimeout:
                 "http://sse.test/", client=client, idle_timeout=10, on_reconnect=notices.append
             )
             assert data(await stream.take(2).to_list()) == ["1", "2"]
-        assert [type(n.error) for n in notices] == [TimeoutError]
+        assert [type(n.error) for n in notices] == [ReadTimeoutError]
         assert script.times(start) == pytest.approx([0, 28 + notices[0].delay])
 
 
@@ -180,13 +181,14 @@ class TestReconnectWaits:
                 backoff_max=8,
                 on_reconnect=notices.append,
             )
-            with pytest.raises(httpx.ConnectError):
+            with pytest.raises(ConnectError):
                 await stream.to_list()
         ceilings = [1, 2, 4, 8, 8, 8]
         assert [n.attempt for n in notices] == [1, 2, 3, 4, 5, 6]
         for notice, ceiling in zip(notices, ceilings, strict=True):
             assert ceiling / 2 <= notice.delay <= ceiling
-            assert notice.error is refused
+            assert isinstance(notice.error, ConnectError)
+            assert notice.error.__cause__ is refused  # the client's own, mapped once
         times = script.times(start)
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
         assert gaps == pytest.approx([n.delay for n in notices])

@@ -11,9 +11,9 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 import pytest
 
+from clients import open_client
 from sluiceway.sse import connect
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 CASES: dict[str, tuple[dict[str, Any] | None, str, str]] = {
     "own_client": (None, "/query/s?topic=a%20b&n=1", "topic=a%20b&n=1"),
     "default_client": ({}, "/query/s?topic=a%20b&n=1", "topic=a%20b&n=1"),
+    "escapes": ({}, "/query/s?p=%2Fx%3F&q=a+b&e=&f", "p=%2Fx%3F&q=a+b&e=&f"),
     "client_params": (
         {"params": {"key": "k", "topic": "other"}},
         "/query/s?topic=a%20b&n=1",
@@ -35,15 +36,26 @@ CASES: dict[str, tuple[dict[str, Any] | None, str, str]] = {
         "topic=a&n=1&key=k",
     ),
 }
+#: What an aiohttp session can be given (it has no params of its own); its
+#: base_url may have no path before aiohttp 3.10.
+AIOHTTP_CASES: dict[str, tuple[dict[str, Any] | None, str, str]] = {
+    "default_client": ({}, "/query/s?topic=a%20b&n=1", "topic=a%20b&n=1"),
+    "escapes": ({}, "/query/s?p=%2Fx%3F&q=a+b&e=&f", "p=%2Fx%3F&q=a+b&e=&f"),
+    "base_url": ({"base_url": ""}, "/query/s?topic=a&n=1", "topic=a&n=1"),
+}
+PARAMS = [
+    *[pytest.param("httpx", case, id=f"httpx-{case}") for case in CASES],
+    *[pytest.param("aiohttp", case, id=f"aiohttp-{case}") for case in AIOHTTP_CASES],
+]
 
 
 class TestQuery:
-    @pytest.mark.parametrize("case", list(CASES))
+    @pytest.mark.parametrize(("client_kind", "case"), PARAMS)
     async def test_the_query_is_sent_on_every_connection(
-        self, sse_server: Server, case: str
+        self, sse_server: Server, client_kind: str, case: str
     ) -> None:
         """The URL's own query as written, plus the client's params it lacks, reconnects too."""
-        settings, path, expected = CASES[case]
+        settings, path, expected = (CASES if client_kind == "httpx" else AIOHTTP_CASES)[case]
         async with AsyncExitStack() as stack:
             client = None
             url = sse_server.url + path
@@ -52,7 +64,7 @@ class TestQuery:
                 if "base_url" in settings:
                     settings["base_url"] = sse_server.url + settings["base_url"]
                     url = path
-                client = await stack.enter_async_context(httpx.AsyncClient(**settings))
+                client = await stack.enter_async_context(open_client(client_kind, **settings))
             with anyio.fail_after(10):
                 # The body ends after one event: the second comes from a reconnect.
                 events = await connect(url, client=client).take(2).to_list()

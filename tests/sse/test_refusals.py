@@ -15,20 +15,21 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import anyio
-import httpx
 import pytest
 
+from clients import open_client
 from faults import BODIES, BODY_WAIT, FIRST, KINDS, READ_TIMEOUT
-from sluiceway._transport import _httpx
+from sluiceway._transport import _base
 from sluiceway.errors import SSEResponseError
 from sluiceway.sse import RetryNotice, connect
 
 if TYPE_CHECKING:
     from faults import FaultServer
 
-#: The clients tried: connect()'s own (no read timeout), and one whose read
-#: timeout is shorter than the time the body start is waited for.
-CLIENTS = ("default", "read_timeout")
+#: The clients tried: of each kind (httpx, aiohttp), one without a read timeout
+#: and one whose read timeout is shorter than the body start's wait; and
+#: connect()'s own (aiohttp on asyncio, httpx on trio; no read timeout).
+CLIENTS = ("no_read_timeout", "read_timeout")
 #: Longer than any refusal may take, far under a stalled body's minute: a hang fails here.
 HANG = 10.0
 
@@ -36,20 +37,22 @@ HANG = 10.0
 @pytest.fixture(autouse=True)
 def short_body_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """The start of an error body is waited for BODY_WAIT, not the library's half second."""
-    monkeypatch.setattr(_httpx, "BODY_START_WAIT", BODY_WAIT)
+    monkeypatch.setattr(_base, "BODY_START_WAIT", BODY_WAIT)
 
 
 async def refused(
-    server: FaultServer, kind: str, body: str, client: str
+    server: FaultServer, kind: str, body: str, client: str, client_kind: str | None
 ) -> tuple[SSEResponseError, int, list[RetryNotice]]:
     """Connect to a refusal: the error, the requests made, the reconnect notices."""
     run = uuid4().hex
     notices: list[RetryNotice] = []
     async with AsyncExitStack() as stack:
         http = None
-        if client == "read_timeout":
-            timeout = httpx.Timeout(5.0, read=READ_TIMEOUT)
-            http = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
+        if client_kind is not None:  # else connect()'s own
+            read_timeout = READ_TIMEOUT if client == "read_timeout" else None
+            http = await stack.enter_async_context(
+                open_client(client_kind, read_timeout=read_timeout)
+            )
         stream = connect(
             f"{server.url}/{run}/{kind}/{body}",
             client=http,
@@ -78,33 +81,45 @@ def check(
         assert error.body == FIRST.decode() + "and the rest of it\n"
 
 
+async def every_kind(server: FaultServer, body: str, client: str, client_kind: str | None) -> None:
+    """Each kind of refusal with ``body``, side by side: AssertionError if one went wrong."""
+    failures: dict[str, BaseException] = {}
+
+    async def one(kind: str) -> None:
+        try:
+            check(kind, body, *await refused(server, kind, body, client, client_kind))
+        except Exception as exc:
+            failures[kind] = exc
+
+    async with anyio.create_task_group() as tg:
+        for kind in KINDS:
+            tg.start_soon(one, kind)
+    assert failures == {}
+
+
 class TestRefusals:
     @pytest.mark.parametrize("client", CLIENTS)
     @pytest.mark.parametrize("body", BODIES)
     async def test_refused_at_once_after_one_request(
-        self, refusals: FaultServer, body: str, client: str
+        self, refusals: FaultServer, body: str, client: str, client_kind: str
     ) -> None:
         """Every kind of refusal: SSEResponseError, one request, no reconnect, the body's start.
 
         The kinds run side by side (each its own connection and run name), so
         a body that stalls costs its wait once per body and client, not once per kind.
         """
-        failures: dict[str, BaseException] = {}
+        await every_kind(refusals, body, client, client_kind)
 
-        async def one(kind: str) -> None:
-            try:
-                check(kind, body, *await refused(refusals, kind, body, client))
-            except Exception as exc:
-                failures[kind] = exc
-
-        async with anyio.create_task_group() as tg:
-            for kind in KINDS:
-                tg.start_soon(one, kind)
-        assert failures == {}
+    @pytest.mark.parametrize("body", BODIES)
+    async def test_refused_at_once_with_connects_own_client(
+        self, refusals: FaultServer, body: str
+    ) -> None:
+        """The same with the client connect() makes itself (aiohttp on asyncio, httpx on trio)."""
+        await every_kind(refusals, body, "no_read_timeout", None)
 
     async def test_a_trickling_body_is_cut_short(self, refusals: FaultServer) -> None:
         """A body that would take 10 s gives what came in the first moment, under 4 KiB."""
-        error, requests, _ = await refused(refusals, "text_plain", "trickle", "default")
+        error, requests, _ = await refused(refusals, "text_plain", "trickle", "own", None)
         assert requests == 1
         assert error.body.startswith(FIRST.decode())
         assert len(error.body) < 4096

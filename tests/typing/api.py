@@ -124,10 +124,21 @@ async def concurrency() -> None:
 async def pagination() -> None:
     import httpx
 
-    from sluiceway.http import LinkHeader, Page, PaginatedStream, pages, paginate
+    from sluiceway.http import (
+        URL,
+        LinkHeader,
+        Page,
+        PaginatedStream,
+        Reply,
+        Request,
+        pages,
+        paginate,
+    )
 
-    def follow(response: httpx.Response) -> httpx.Request | None:
-        return None
+    def follow(reply: Reply) -> Request | None:
+        assert_type(reply.url, URL)
+        assert_type(reply.url.copy_set_param("page", 2), URL)
+        return None if reply.status != 200 else Request(reply.url.urljoin("?page=2"))
 
     async with httpx.AsyncClient() as client:
         items = paginate(client, "https://api.example.com/x", strategy=LinkHeader())
@@ -139,4 +150,4 @@ async def pagination() -> None:
         async for page in whole:
             assert_type(page, Page)
             assert_type(page.items, list[Any])
-            assert_type(page.response, httpx.Response)
+            assert_type(page.response, Reply)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from . import add_header_option, parse_headers
+from . import add_client_option, add_header_option, http_client, parse_headers
 
 if TYPE_CHECKING:
     import argparse
@@ -77,6 +77,7 @@ def register(commands: Any) -> None:
         help="with --offset-param: the page size's parameter (default: limit)",
     )
     add_header_option(pages)
+    add_client_option(pages)
     pages.add_argument("--max-pages", type=int, metavar="N", help="stop after N pages")
     pages.add_argument("--max-items", type=int, metavar="N", help="stop after N items")
     pages.add_argument(
@@ -208,10 +209,17 @@ class _Progress:
 async def _pages(
     args: argparse.Namespace, headers: dict[str, str], resume: dict[str, Any] | None
 ) -> None:
+    async with http_client(args.client, streaming=False) as client:
+        await _print_pages(args, headers, resume, client)
+
+
+async def _print_pages(
+    args: argparse.Namespace, headers: dict[str, str], resume: dict[str, Any] | None, client: Any
+) -> None:
     from ..http import Retry, paginate
 
     stream = paginate(
-        None,
+        client,
         args.url,
         strategy=_strategy(args),
         headers=headers,

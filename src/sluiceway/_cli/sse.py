@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from . import add_header_option, parse_headers
+from . import add_client_option, add_header_option, http_client, parse_headers
 
 if TYPE_CHECKING:
     import argparse
@@ -27,6 +27,7 @@ def register(commands: Any) -> None:
     )
     sse.add_argument("url", metavar="URL")
     add_header_option(sse)
+    add_client_option(sse)
     sse.add_argument("--data", metavar="JSON", help="send this JSON body with a POST")
     sse.add_argument("--last-event-id", metavar="ID", help="resume after this event id")
     sse.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
@@ -67,19 +68,26 @@ async def _stream(args: argparse.Namespace, headers: dict[str, str], body: objec
             flush=True,
         )
 
-    stream = connect(
-        args.url,
-        method="POST" if body is not None else "GET",
-        headers=headers,
-        json=body,
-        last_event_id=args.last_event_id,
-        reconnect=False if args.no_reconnect else None,
-        max_reconnects=args.max_reconnects,
-        idle_timeout=args.idle_timeout,
-        on_reconnect=notice,
-    )
-    events = stream if args.max_events is None else stream.take(args.max_events)
-    async with events:
-        async for event in events:
-            line = {"event": event.event, "data": event.data, "id": event.id, "retry": event.retry}
-            print(json.dumps(line, ensure_ascii=False), flush=True)
+    async with http_client(args.client, streaming=True) as client:
+        stream = connect(
+            args.url,
+            client=client,
+            method="POST" if body is not None else "GET",
+            headers=headers,
+            json=body,
+            last_event_id=args.last_event_id,
+            reconnect=False if args.no_reconnect else None,
+            max_reconnects=args.max_reconnects,
+            idle_timeout=args.idle_timeout,
+            on_reconnect=notice,
+        )
+        events = stream if args.max_events is None else stream.take(args.max_events)
+        async with events:
+            async for event in events:
+                line = {
+                    "event": event.event,
+                    "data": event.data,
+                    "id": event.id,
+                    "retry": event.retry,
+                }
+                print(json.dumps(line, ensure_ascii=False), flush=True)

@@ -18,10 +18,12 @@ WORK = 0.02
 
 async def part(out: TextIO) -> None:
     """A cursor API on loopback: read-ahead against sequential, a 429 waited out, a resume."""
-    try:
-        from ..http import BodyCursor, RetryNotice, paginate
-    except ImportError:
-        out.write("\n8. Paginated API: skipped (pip install 'sluiceway[http]')\n")
+    from .._transport._select import missing_client
+    from ..http import BodyCursor, RetryNotice, paginate
+
+    why = missing_client()
+    if why is not None:
+        out.write(f"\n8. Paginated API: skipped ({why})\n")
         return
     out.write("\n8. Paginated API: the next page is fetched while you work; 429s and resumes\n")
     throttled: set[str] = set()

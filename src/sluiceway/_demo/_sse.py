@@ -10,10 +10,12 @@ import anyio.abc
 
 async def part(out: TextIO) -> None:
     """A server on loopback streams tokens and hangs up mid-event; the client resumes."""
-    try:
-        from ..sse import RetryNotice, connect
-    except ImportError:
-        out.write("\n7. Server-Sent Events: skipped (pip install 'sluiceway[http]')\n")
+    from .._transport._select import missing_client
+    from ..sse import RetryNotice, connect
+
+    why = missing_client()
+    if why is not None:
+        out.write(f"\n7. Server-Sent Events: skipped ({why})\n")
         return
     out.write("\n7. Server-Sent Events: the server hangs up mid-event; the client resumes\n")
     words = [

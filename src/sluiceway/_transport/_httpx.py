@@ -1,25 +1,25 @@
-"""The httpx adapter: requests sent to exactly the URL asked for, and error bodies read safely.
+"""The httpx adapter: requests sent to exactly the URL asked for, errors mapped once.
 
-Two things httpx does not do the way the sources need:
-
-- Since httpx 0.28, a query given as ``params=`` (to ``build_request`` or to
-  the client itself) replaces the URL's own query instead of adding to it.
-  :func:`join_url`, :func:`merge_params` and :func:`request_url` compute
-  the URL the same way with every httpx version, and :func:`build_request`
-  makes sure the request carries it.
-- Reading the start of an error answer's body, for the error message, must
-  never wait on a body that stalls, nor turn a network error in that body
-  into a reconnect or a retry: :func:`read_start` takes what arrives soon
-  and gives up quietly.
+Since httpx 0.28, a query given as ``params=`` (to ``build_request`` or to
+the client itself) replaces the URL's own query instead of adding to it.
+:func:`join_url` and :func:`request_url` compute the URL the same way with
+every httpx version, and :func:`build_request` makes sure the request
+carries it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from .._core._lifecycle import aclose_iterator
+from ..errors import (
+    ConnectError,
+    ConnectTimeoutError,
+    ReadError,
+    ReadTimeoutError,
+    TransportError,
+)
+from ._base import Headers, Request, Response, Transport
+from ._url import URL
 
 try:
     import httpx
@@ -27,25 +27,9 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("sluiceway needs httpx for HTTP: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import AsyncIterator
 
-    QueryParamTypes = Mapping[str, Any] | Sequence[tuple[str, Any]] | httpx.QueryParams
-
-__all__ = [
-    "BODY_START",
-    "BODY_START_WAIT",
-    "add_missing",
-    "build_request",
-    "join_url",
-    "merge_params",
-    "read_start",
-    "request_url",
-]
-
-#: Body bytes kept for the message of an error answer.
-BODY_START = 4096
-#: Seconds spent at most reading the start of an error answer's body.
-BODY_START_WAIT = 0.5
+__all__ = ["HttpxTransport", "build_request", "join_url", "request_url"]
 
 
 def join_url(client: httpx.AsyncClient | None, url: str | httpx.URL) -> httpx.URL:
@@ -57,42 +41,15 @@ def join_url(client: httpx.AsyncClient | None, url: str | httpx.URL) -> httpx.UR
     return target
 
 
-def merge_params(url: httpx.URL, params: QueryParamTypes | None) -> httpx.URL:
-    """``url`` with ``params`` added to its query; a name given replaces the URL's values of it.
-
-    The query the URL has is kept as written unless a name in ``params``
-    replaces one of its parameters.
-    """
-    if not params:
-        return url
-    given = httpx.QueryParams(params)  # type: ignore[arg-type]  # httpx checks it
-    own = url.params
-    if any(name in own for name in given):
-        return url.copy_with(params=own.merge(given))
-    return _append(url, given.multi_items())
-
-
-def add_missing(url: httpx.URL, params: httpx.QueryParams) -> httpx.URL:
-    """``url`` with each of ``params`` whose name its query lacks (all values of that name)."""
-    own = url.params
-    return _append(url, [(name, value) for name, value in params.multi_items() if name not in own])
-
-
-def _append(url: httpx.URL, pairs: list[tuple[str, str]]) -> httpx.URL:
-    """``url`` with ``pairs`` after its query, the query it had left as written."""
-    if not pairs:
-        return url
-    extra = str(httpx.QueryParams(tuple(pairs))).encode("ascii")
-    return url.copy_with(query=url.query + b"&" + extra if url.query else extra)
-
-
 def request_url(client: httpx.AsyncClient, url: str | httpx.URL) -> httpx.URL:
     """The URL a request of ``client`` to ``url`` goes to.
 
     ``url`` joined to the client's ``base_url`` if relative, its own query
     kept, and each of the client's own ``params`` that the query lacks added.
     """
-    return add_missing(join_url(client, url), client.params)
+    target = join_url(client, url)
+    own = URL(str(target))
+    return httpx.URL(own.copy_add_missing(client.params.multi_items()))
 
 
 def build_request(
@@ -111,33 +68,87 @@ def build_request(
     return request
 
 
-async def read_start(
-    response: httpx.Response, limit: int = BODY_START, wait: float | None = None
-) -> bytes:
-    """The start of ``response``'s body, best effort: for an error message, never an error.
+class _HttpxResponse(Response):
+    __slots__ = ("_response",)
 
-    Reads until ``limit`` bytes, the end of the body or ``wait`` seconds in
-    all (default :data:`BODY_START_WAIT`, read at each call, so that tests
-    can shorten it), whichever comes first, and returns what arrived
-    (perhaps nothing). A network error, a timeout or a decoding error while
-    reading ends the reading quietly: the answer is already known to be an
-    error, and what matters is to report it at once, not to retry or
-    reconnect because of its body. Cancellation from outside is not swallowed.
-    """
-    if wait is None:
-        wait = BODY_START_WAIT
-    parts: list[bytes] = []
-    size = 0
-    chunks = response.aiter_bytes()
-    try:
-        with anyio.move_on_after(wait):
-            async for part in chunks:
-                parts.append(part)
-                size += len(part)
-                if size >= limit:
-                    break
-    except (httpx.HTTPError, httpx.StreamError):
-        pass  # what arrived before it is all there is to report
-    finally:
-        await aclose_iterator(chunks)
-    return b"".join(parts)[:limit]
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(
+            response.status_code,
+            Headers(response.headers.multi_items()),
+            URL(str(response.url)),
+        )
+        self._response = response
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """Straight from the transport's stream when nothing is to decompress.
+
+        ``aiter_bytes()`` passes each chunk through ``aiter_raw()``, a content
+        decoder and two chunkers, each an async generator or call of its own:
+        with many small chunks (a token stream written event by event) that is
+        a large share of the time. An encoded body (gzip, br, ...) still goes
+        through it.
+        """
+        response = self._response
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        stream = response.stream
+        if encoding in ("", "identity") and isinstance(stream, httpx.AsyncByteStream):
+            response.is_stream_consumed = True  # as aiter_raw() marks it
+            return stream.__aiter__()
+        return response.aiter_bytes()
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class HttpxTransport(Transport):
+    """An ``httpx.AsyncClient``, the caller's or one made here."""
+
+    __slots__ = ()
+
+    kind = "httpx"
+    errors = (httpx.TransportError, httpx.DecodingError)
+
+    def __init__(self, client: httpx.AsyncClient | None, *, streaming: bool) -> None:
+        owned = client is None
+        if client is None:
+            # An event stream may be quiet for long: no read timeout on a client of our own.
+            timeout = httpx.Timeout(10.0, read=None) if streaming else httpx.Timeout(10.0)
+            client = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        super().__init__(client, owned)
+        self.client: httpx.AsyncClient = client
+
+    def join(self, url: str) -> URL:
+        return URL(str(join_url(self.client, url)))
+
+    def resolve(self, url: str) -> URL:
+        return URL(str(request_url(self.client, url)))
+
+    async def send(self, request: Request, *, redirects: bool | None = None) -> Response:
+        client = self.client
+        built = build_request(
+            client,
+            request.method,
+            request.url,
+            headers=dict(request.headers) if request.headers else None,
+            content=request.content,
+            json=request.json,
+        )
+        if redirects is None:
+            response = await client.send(built, stream=True)
+        else:
+            response = await client.send(built, stream=True, follow_redirects=redirects)
+        return _HttpxResponse(response)
+
+    def map_error(self, exc: BaseException, url: str) -> TransportError:
+        text = str(exc) or type(exc).__name__
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return ConnectTimeoutError(f"connect timed out: {text}", url=url)
+        if isinstance(exc, httpx.TimeoutException):
+            return ReadTimeoutError(f"read timed out: {text}", url=url)
+        if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.ProxyError):
+            return ConnectError(f"cannot connect: {text}", url=url)
+        return ReadError(f"{type(exc).__name__}: {text}", url=url)
+
+    async def aclose(self) -> None:
+        if self.owned:
+            await self.client.aclose()

@@ -2,14 +2,18 @@
 
 ``paginate(client, url, strategy=...)`` gives the items of every page as one
 :class:`~sluiceway.Stream`; ``pages(...)`` (or ``paginate(...).pages()``) the
-whole pages with their responses. This package needs httpx
-(``pip install 'sluiceway[http]'``); ``import sluiceway`` does not load it.
+whole pages with their responses. Requests go through httpx or aiohttp,
+whichever client you pass (``pip install 'sluiceway[http]'`` or
+``'sluiceway[aiohttp]'``); importing this package loads neither, and
+``import sluiceway`` does not load it.
 """
 
 import warnings
 from typing import Any
 
+from .._transport._base import Request as Request
 from .._transport._notice import RetryNotice as RetryNotice
+from .._transport._url import URL as URL
 from ._fetch import Page as Page
 from ._paginate import DEFAULT_MAX_EMPTY_PAGES as DEFAULT_MAX_EMPTY_PAGES
 from ._paginate import DEFAULT_MAX_PAGE_SIZE as DEFAULT_MAX_PAGE_SIZE
@@ -27,6 +31,7 @@ from ._strategies import LinkHeader as LinkHeader
 from ._strategies import NextUrl as NextUrl
 from ._strategies import Offset as Offset
 from ._strategies import PageNumber as PageNumber
+from ._strategies import Reply as Reply
 from ._strategies import Strategy as Strategy
 from ._strategies import get_path as get_path
 from ._strategies import parse_link_header as parse_link_header
@@ -34,6 +39,7 @@ from ._strategies import parse_link_header as parse_link_header
 __all__ = [
     "DEFAULT_MAX_EMPTY_PAGES",
     "DEFAULT_MAX_PAGE_SIZE",
+    "URL",
     "BodyCursor",
     "Custom",
     "LastItemCursor",
@@ -44,6 +50,8 @@ __all__ = [
     "PageNumber",
     "PaginatedStream",
     "RateLimiter",
+    "Reply",
+    "Request",
     "Retry",
     "RetryNotice",
     "Strategy",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._core._callables import check_count
-from .._transport._httpx import add_missing
+from .._transport._base import Request
+from .._transport._url import URL
 from ..errors import BadPageError, CrossOriginError, EmptyPagesError, RepeatedPageError
 from ._request import Call, body_text
 from ._strategies import (
@@ -36,31 +38,30 @@ from ._strategies import (
     items_at,
 )
 
-try:
-    import httpx
-except ImportError:  # pragma: no cover - exercised only without the extra
-    raise ImportError("sluiceway.http needs httpx: pip install 'sluiceway[http]'") from None
-
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping
 
     from .._core._scope import Scope
-    from ._request import Sender
+    from .._transport._base import Transport
+    from ._request import Answer, Sender
 
 __all__ = ["FetchOptions", "Fetcher", "Page", "start_at"]
 
 #: The version of the position format.
 _POSITION_VERSION = 1
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Headers of an httpx.Request that describe its own wire form, not the caller's wishes.
+_WIRE_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page: its items, the response that brought them, and where to resume after it.
+    """One page: its items, the answer that brought them, and where to resume after it.
 
     Attributes:
         items: the page's items (after ``max_items`` and a resumed skip).
-        response: the response, its body already read (``response.json()`` works).
+        response: the answer as a :class:`~sluiceway.http.Reply`: URL, status,
+            headers and parsed body (``response.json()`` works), whichever
+            client sent the request.
         body: the parsed JSON body.
         position: a JSON-able dict; ``paginate(..., resume=position)`` goes on
             right after this page.
@@ -69,7 +70,7 @@ class Page:
     """
 
     items: list[Any]
-    response: httpx.Response
+    response: Reply
     body: Any
     position: dict[str, Any]
     number: int
@@ -80,8 +81,9 @@ class FetchOptions:
     """What the fetch loop follows, checks and stops at (the paginate() arguments it needs)."""
 
     strategy: Strategy
-    base: httpx.URL
-    params: httpx.QueryParams
+    base: URL
+    #: The first URL's query (params= merged in): every next URL gets those it lacks.
+    params: list[tuple[str, str]]
     max_pages: int | None
     max_items: int | None
     max_empty_pages: int | None
@@ -92,16 +94,11 @@ class FetchOptions:
     content_type: str | None
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    scheme = url.scheme.lower()
-    return (scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(scheme))
-
-
-def _check_origin(opts: FetchOptions, url: httpx.URL) -> None:
+def _check_origin(opts: FetchOptions, url: URL) -> None:
     """CrossOriginError unless ``url`` is on the first request's origin or an allowed host."""
-    if _origin(url) == _origin(opts.base) or url.host.lower() in opts.allow_hosts:
+    if url.origin == opts.base.origin or url.host in opts.allow_hosts:
         return
-    scheme, host, port = _origin(opts.base)
+    scheme, host, port = opts.base.origin
     raise CrossOriginError(url=str(url), origin=f"{scheme}://{host}:{port}")
 
 
@@ -147,7 +144,7 @@ class Fetcher:
         short page) ends the parallel fetching: paging goes on one at a time.
         """
         opts, start = self.opts, self.start
-        client = self.sender.open()
+        transport = self.sender.open()
         call: Call | None = start["call"]
         state: dict[str, Any] = start["state"]
         skip: int = start["skip"]
@@ -155,7 +152,7 @@ class Fetcher:
         items_done: int = start["items"]
         fetched = delivered = empty_run = 0
         seen: set[tuple[str, str, bytes | None]] = set()
-        ahead: AsyncGenerator[tuple[Call, httpx.Response, bytes], None] | None = None
+        ahead: AsyncGenerator[tuple[Call, Answer], None] | None = None
         try:
             while call is not None:
                 if opts.max_pages is not None and fetched >= opts.max_pages:
@@ -165,14 +162,14 @@ class Fetcher:
                 seen.add(call.key)
                 got = None if ahead is None else await anext(ahead, None)
                 if got is not None and got[0].key == call.key:
-                    _, response, raw = got
+                    answer = got[1]
                 else:
                     if ahead is not None:  # not the page predicted: on one at a time
                         await ahead.aclose()
                         ahead = None
-                    response, raw = await self.sender.send(client, call)
+                    answer = await self.sender.send(transport, call)
                 fetched += 1
-                url = str(response.url)
+                url, raw = str(answer.url), answer.raw
                 try:
                     body = json.loads(raw)
                 except ValueError as exc:
@@ -181,9 +178,10 @@ class Fetcher:
                     ) from None
                 try:
                     items = items_at(body, opts.strategy.items)
-                    step, custom = self._step(response, body, items, state)
+                    reply = Reply(answer.url, answer.status, answer.headers, body, items)
+                    step, custom = self._step(reply, state)
                     if fetched == 1 and scope is not None and opts.concurrency > 1:
-                        ahead = self._ahead(client, scope, self._plan(body, step, len(items)))
+                        ahead = self._ahead(transport, scope, self._plan(body, step, len(items)))
                 except PathError as exc:  # internal: the public error names URL and body too
                     raise BadPageError(
                         exc.reason, url=url, path=exc.path, body=body_text(raw)
@@ -209,7 +207,7 @@ class Fetcher:
                     position = self.position(call, state, skip + len(items), pages_done, items_done)
                 else:
                     position = self.position(nxt, step.state, 0, pages_done, items_done)
-                yield Page(items, response, body, position, pages_done)
+                yield Page(items, reply, body, position, pages_done)
                 if failure is not None:
                     raise failure
                 if truncated:
@@ -232,8 +230,8 @@ class Fetcher:
         return [Call(opts.method, url, opts.content, opts.content_type) for url in urls]
 
     async def _ahead(
-        self, client: httpx.AsyncClient, scope: Scope, calls: list[Call]
-    ) -> AsyncGenerator[tuple[Call, httpx.Response, bytes], None]:
+        self, transport: Transport, scope: Scope, calls: list[Call]
+    ) -> AsyncGenerator[tuple[Call, Answer], None]:
         """Fetch ``calls`` in tasks of ``scope``, at most ``concurrency`` held at once, in order.
 
         A task never raises: its failure is kept and raised here, in the
@@ -247,7 +245,7 @@ class Fetcher:
                 while len(slots) < width and (nxt := next(todo, None)) is not None:
                     slot = _Slot(nxt)
                     slots.append(slot)
-                    scope.spawn(self._fetch_into, client, slot)
+                    scope.spawn(self._fetch_into, transport, slot)
                 if not slots:
                     return
                 slot = slots[0]
@@ -255,45 +253,54 @@ class Fetcher:
                 slots.popleft()
                 if slot.error is not None:
                     raise slot.error
-                assert slot.response is not None
-                yield slot.call, slot.response, slot.raw
+                assert slot.answer is not None
+                yield slot.call, slot.answer
         finally:
             for slot in slots:
                 slot.cancel.cancel()
 
-    async def _fetch_into(self, client: httpx.AsyncClient, slot: _Slot) -> None:
+    async def _fetch_into(self, transport: Transport, slot: _Slot) -> None:
         """A fan-out task: one page into its slot, or the failure."""
         with slot.cancel:
             try:
-                slot.response, slot.raw = await self.sender.send(client, slot.call)
+                slot.answer = await self.sender.send(transport, slot.call)
             except Exception as exc:
                 slot.error = exc
             finally:
                 slot.done.set()
 
-    def _step(
-        self, response: httpx.Response, body: Any, items: list[Any], state: dict[str, Any]
-    ) -> tuple[Step, Call | None]:
+    def _step(self, reply: Reply, state: dict[str, Any]) -> tuple[Step, Call | None]:
         """Where the strategy goes after this page (and the request a Custom one made)."""
         strategy = self.opts.strategy
         if not isinstance(strategy, Custom):
-            reply = Reply(response.url, response.headers, body, items, response)
             return strategy.follow(reply, state, self.opts.base), None
-        request = strategy.next(response)
+        request = strategy.next(reply)
         if request is None:
             return Step(None, state), None
-        if not isinstance(request, httpx.Request):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(
-                "the strategy's next() must return an httpx.Request or None, "
-                f"got {type(request).__name__}"
-            )
-        try:
-            content = request.content
-        except httpx.RequestNotRead:
-            raise TypeError("the next request's body must not be a stream") from None
-        kind = request.headers.get("content-type") if content else None
-        call = Call(request.method, request.url, content or None, kind, request)
-        return Step(None, state, "the strategy's next request", claims_more=not items), call
+        call = self._custom_call(reply, request)
+        return Step(None, state, "the strategy's next request", claims_more=not reply.items), call
+
+    def _custom_call(self, reply: Reply, request: object) -> Call:
+        """The Call of a custom strategy's next request (a Request, a URL, or an httpx.Request)."""
+        opts = self.opts
+        if isinstance(request, str):
+            return Call(opts.method, reply.url.urljoin(request), opts.content, opts.content_type)
+        if isinstance(request, Request):
+            content, kind = request.content, None
+            headers = dict(request.headers or {})
+            if content is None and request.json is not None:
+                content, kind = encode_json(request.json)
+            elif content is not None:
+                kind = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            url = reply.url.urljoin(str(request.url))
+            return Call(request.method.upper(), url, content or None, kind, headers or None)
+        if type(request).__module__.partition(".")[0] == "httpx":
+            return _from_httpx(reply, request)
+        raise TypeError(
+            "the strategy's next() must return a sluiceway.http.Request, a URL string or None, "
+            f"got {type(request).__name__}"
+        )
 
     def _next_call(self, step: Step, custom: Call | None, seen: set[Any]) -> Call | None:
         """The next request, checked: same origin (or allowed) and never made before."""
@@ -304,7 +311,7 @@ class Fetcher:
         else:
             url = step.url
             if isinstance(self.opts.strategy, LinkHeader | NextUrl):
-                url = add_missing(url, self.opts.params)  # the caller's, given back
+                url = url.copy_add_missing(self.opts.params)  # the caller's, given back
             nxt = Call(self.opts.method, url, self.opts.content, self.opts.content_type)
         _check_origin(self.opts, nxt.url)
         if nxt.key in seen:
@@ -337,15 +344,39 @@ class Fetcher:
 class _Slot:
     """One page fetched ahead by a fan-out task."""
 
-    __slots__ = ("call", "cancel", "done", "error", "raw", "response")
+    __slots__ = ("answer", "call", "cancel", "done", "error")
 
     def __init__(self, call: Call) -> None:
         self.call = call
         self.cancel = anyio.CancelScope()
         self.done = anyio.Event()
-        self.response: httpx.Response | None = None
-        self.raw = b""
+        self.answer: Answer | None = None
         self.error: Exception | None = None
+
+
+def encode_json(value: Any) -> tuple[bytes, str]:
+    """A JSON request body and its Content-Type (compact, UTF-8)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8"), "application/json"
+
+
+def _from_httpx(reply: Reply, request: Any) -> Call:
+    """The Call of an ``httpx.Request`` from a custom strategy (deprecated: use Request)."""
+    warnings.warn(
+        "a custom strategy's next() returned an httpx.Request: return a "
+        "sluiceway.http.Request (or a URL string), which works with every client",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    try:
+        content: bytes = request.content
+    except Exception:  # httpx.RequestNotRead: a streaming body
+        raise TypeError("the next request's body must not be a stream") from None
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _WIRE_HEADERS}
+    kind = headers.pop("content-type", None) if content else None
+    headers.pop("content-type", None)
+    url = reply.url.urljoin(str(request.url))
+    return Call(request.method, url, content or None, kind, headers or None)
 
 
 def start_at(opts: FetchOptions, resume: Mapping[str, Any] | str | None) -> dict[str, Any]:
@@ -374,7 +405,7 @@ def start_at(opts: FetchOptions, resume: Mapping[str, Any] | str | None) -> dict
             content = saved.get("content")
             call = Call(
                 str(saved.get("method") or "GET"),
-                httpx.URL(saved["url"]),
+                URL(saved["url"]),
                 None if content is None else str(content).encode("latin-1"),
                 saved.get("content_type"),
             )

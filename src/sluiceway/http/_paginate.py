@@ -19,23 +19,21 @@ from .._core._lifecycle import Opened
 from .._core._nodes import Composite, Source
 from .._core._pipeline import Pipeline
 from .._stream import Stream
-from .._transport._httpx import join_url, merge_params
+from .._transport._select import client_kind
+from .._transport._url import url_text
 from ..ops._flow import Prefetch
-from ._fetch import Fetcher, FetchOptions, Page, start_at
+from ._fetch import Fetcher, FetchOptions, Page, encode_json, start_at
 from ._policy import Retry
 from ._request import Sender
 from ._strategies import Custom, Offset, PageNumber, Strategy
-
-try:
-    import httpx
-except ImportError:  # pragma: no cover - exercised only without the extra
-    raise ImportError("sluiceway.http needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 
     from .._core._scope import Scope
+    from .._transport._base import Request
     from .._transport._notice import RetryNotice
+    from ._strategies import Reply
 
 __all__ = [
     "DEFAULT_MAX_EMPTY_PAGES",
@@ -194,10 +192,10 @@ class PaginatedStream(Stream[T_co]):
 
 
 def paginate(
-    client: httpx.AsyncClient | None,
-    url: str | httpx.URL,
+    client: Any,
+    url: str,
     *,
-    strategy: Strategy | Callable[[httpx.Response], httpx.Request | None],
+    strategy: Strategy | Callable[[Reply], Request | str | None],
     params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
     prefetch: int = 1,
     max_pages: int | None = None,
@@ -226,14 +224,16 @@ def paginate(
     terminal operation (a bare ``async for`` fetches one page after another).
 
     Args:
-        client: the ``httpx.AsyncClient`` to send with (its auth, base URL,
-            params, timeouts, redirects); None: one is made and closed with the stream.
+        client: the ``httpx.AsyncClient`` or ``aiohttp.ClientSession`` to send
+            with (its auth, base URL, timeouts, redirects, an httpx client's
+            params); None: one is made and closed with the stream (aiohttp
+            when it is installed, on asyncio; else httpx).
         url: the first page's URL (relative to the client's ``base_url`` if it has one).
         strategy: where the next page is: :class:`BodyCursor`,
             :class:`LastItemCursor`, :class:`LinkHeader`, :class:`NextUrl`,
             :class:`PageNumber`, :class:`Offset`, :class:`Custom`, or a callable
-            ``(httpx.Response) -> httpx.Request | None`` (the body is then the
-            list of items).
+            ``(Reply) -> Request | str | None`` (the body is then the list of
+            items).
         params: query parameters of every request, added to the URL's own
             (a name given here replaces the URL's values of that name).
         prefetch: pages fetched ahead of the one being consumed (0: fetch the
@@ -275,10 +275,12 @@ def paginate(
         RepeatedPageError, CrossOriginError, EmptyPagesError: while iterating
         (from :mod:`sluiceway.errors`), after the items of the pages before.
     """
-    if client is not None and not isinstance(client, httpx.AsyncClient):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError(f"paginate() expects an httpx.AsyncClient, got {type(client).__name__}")
-    if not isinstance(url, str | httpx.URL):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError(f"paginate() expects a URL string, got {type(url).__name__}")
+    if client is not None and client_kind(client) is None:
+        raise TypeError(
+            "paginate() expects an httpx.AsyncClient or an aiohttp.ClientSession, "
+            f"got {type(client).__name__}"
+        )
+    text = url_text(url, "paginate()")
     if isinstance(strategy, Strategy):
         chosen = strategy
     elif callable(strategy):
@@ -286,7 +288,7 @@ def paginate(
     else:
         raise TypeError(
             "paginate() expects a strategy (BodyCursor(), LinkHeader(), ...) or a callable "
-            f"(httpx.Response) -> httpx.Request | None, got {type(strategy).__name__}"
+            f"(Reply) -> Request | str | None, got {type(strategy).__name__}"
         )
     prefetch = check_count(prefetch, "paginate", "prefetch")
     if max_pages is not None:
@@ -317,21 +319,27 @@ def paginate(
         raise TypeError(f"paginate() expects an HTTP method name, got {method!r}")
     content = content_type = None
     if json is not None:
-        encoded = httpx.Request("POST", "http://x/", json=json)
-        content, content_type = encoded.content, encoded.headers["content-type"]
-    # The URL's own query and params=; the client's own params are added to
-    # each request as it is sent (where its URL lacks them), not kept here or
-    # in positions. httpx is not asked to merge: since 0.28 params= replaces
-    # the URL's query instead.
-    base = merge_params(join_url(client, url), params)
-    if not base.is_absolute_url:
+        content, content_type = encode_json(json)
+    sender = Sender(
+        client,
+        headers=dict(headers or {}),
+        retry=retry,
+        rate=float(rate) if rate is not None else None,
+        max_page_size=max_page_size,
+        on_retry=on_retry,
+    )
+    # The URL's own query and params=; an httpx client's own params are added
+    # to each request as it is sent (where its URL lacks them), not kept here
+    # or in positions.
+    base = sender.join(text).copy_merge_params(params)
+    if not base.is_absolute:
         raise ValueError(
             f"paginate() needs an absolute URL (or a client with base_url), got {url!r}"
         )
     opts = FetchOptions(
         strategy=chosen,
         base=base,
-        params=base.params,  # the query of the URL too: all persist
+        params=base.query_pairs(),  # the query of the URL too: all persist
         max_pages=max_pages,
         max_items=max_items,
         max_empty_pages=max_empty_pages,
@@ -342,14 +350,6 @@ def paginate(
         content_type=content_type,
     )
     start = start_at(opts, resume)
-    sender = Sender(
-        client,
-        headers=dict(headers or {}),
-        retry=retry,
-        rate=float(rate) if rate is not None else None,
-        max_page_size=max_page_size,
-        on_retry=on_retry,
-    )
     fetcher = Fetcher(sender, opts, start)
     initial = fetcher.position(
         start["call"], start["state"], start["skip"], start["pages"], start["items"]
@@ -358,10 +358,10 @@ def paginate(
 
 
 def pages(
-    client: httpx.AsyncClient | None,
-    url: str | httpx.URL,
+    client: Any,
+    url: str,
     *,
-    strategy: Strategy | Callable[[httpx.Response], httpx.Request | None],
+    strategy: Strategy | Callable[[Reply], Request | str | None],
     **options: Any,
 ) -> PaginatedStream[Page]:
     """Like :func:`paginate`, but whole :class:`Page` objects (items, response, position).

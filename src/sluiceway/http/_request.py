@@ -1,10 +1,10 @@
 """Sending one page's request: built, rate-limited, retried, its body read within a limit.
 
-:class:`Sender` is the paginator's whole conversation with the HTTP client:
-one :class:`Call` in, one successful response and its body out, or a typed
-error from :mod:`sluiceway.errors`. What to retry and how long to wait is
-decided by the pure policy in :mod:`._policy`; this module only carries it
-out. It is the part a transport layer replaces.
+:class:`Sender` is the paginator's whole conversation with the HTTP layer
+(``_transport``, over httpx or aiohttp): one :class:`Call` in, one
+successful answer and its body out, or a typed error from
+:mod:`sluiceway.errors`. What to retry and how long to wait is decided by
+the pure policy in :mod:`._policy`; this module only carries it out.
 """
 
 from __future__ import annotations
@@ -14,41 +14,46 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._core._lifecycle import aclose_iterator
-from .._transport._httpx import BODY_START, build_request, read_start
+from .._transport._base import BODY_START, Request, read_start
 from .._transport._notice import RetryNotice
-from ..errors import HTTPStatusError, PageTooLargeError, RetriesExhaustedError
+from .._transport._select import transport_for
+from .._transport._url import URL
+from ..errors import HTTPStatusError, PageTooLargeError, RetriesExhaustedError, TransportError
 from ._policy import RateLimiter, rate_limit_wait
-
-try:
-    import httpx
-except ImportError:  # pragma: no cover - exercised only without the extra
-    raise ImportError("sluiceway.http needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .._transport._base import Headers, Response, Transport
     from ._policy import Retry
 
-__all__ = ["Call", "Sender", "body_text"]
-
-#: Response headers that describe the encoded body, dropped from a page's response copy.
-_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+__all__ = ["Answer", "Call", "Sender", "body_text"]
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A request to make: built from method, URL and content, or the user's own."""
+    """A request to make: method, URL, body, and the headers of a custom strategy's request."""
 
     method: str
-    url: httpx.URL
+    url: URL
     content: bytes | None = None
     content_type: str | None = None
-    request: httpx.Request | None = None
+    headers: dict[str, str] | None = None
 
     @property
     def key(self) -> tuple[str, str, bytes | None]:
         """What makes two requests the same one (a repeat means a loop)."""
         return (self.method, str(self.url), self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful answer: its status, headers, final URL and whole body."""
+
+    status: int
+    headers: Headers
+    url: URL
+    raw: bytes
 
 
 def body_text(raw: bytes) -> str:
@@ -62,7 +67,7 @@ class Sender:
     __slots__ = (
         "_client",
         "_limiter",
-        "_own_client",
+        "_transport",
         "headers",
         "max_page_size",
         "on_retry",
@@ -72,7 +77,7 @@ class Sender:
 
     def __init__(
         self,
-        client: httpx.AsyncClient | None,
+        client: object | None,
         *,
         headers: dict[str, str],
         retry: Retry | None,
@@ -81,7 +86,11 @@ class Sender:
         on_retry: Callable[[RetryNotice], object] | None,
     ) -> None:
         self._client = client
-        self._own_client = client is None
+        #: The client's adapter: made now for the caller's client (it resolves
+        #: URLs against its base URL), at open() for a client of our own.
+        self._transport: Transport | None = (
+            None if client is None else transport_for(client, streaming=False)
+        )
         self.headers: dict[str, str] = headers
         self.retry: Retry | None = retry
         self.max_page_size: int = max_page_size
@@ -90,57 +99,59 @@ class Sender:
         #: Retries made so far (all pages).
         self.retries: int = 0
 
-    def open(self) -> httpx.AsyncClient:
-        """The client to send with: the caller's, or one of our own made now."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=True)
-        return self._client
+    def join(self, url: str) -> URL:
+        """``url`` joined to the caller's client's base URL (without its params)."""
+        if self._transport is None:
+            return URL(url)
+        return self._transport.join(url)
+
+    def open(self) -> Transport:
+        """The HTTP layer to send with: the caller's client, or one of our own made now."""
+        if self._transport is None:
+            self._transport = transport_for(None, streaming=False)
+        return self._transport
 
     async def close(self) -> None:
         """Close the client if it is our own (and was made)."""
-        if self._own_client and self._client is not None:
-            await self._client.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
 
-    async def send(self, client: httpx.AsyncClient, call: Call) -> tuple[httpx.Response, bytes]:
-        """One page's response and body, retried as the policy says."""
+    async def send(self, transport: Transport, call: Call) -> Answer:
+        """One page's answer with its body, retried as the policy says."""
         retry = self.retry
         attempt = 0
         while True:
             await self._limiter.acquire()
             status: int | None = None
-            headers: httpx.Headers | None = None
+            headers: Headers | None = None
             body = ""
-            error: BaseException | None = None
-            request = call.request
-            if request is None:
-                sent = self.headers
-                if call.content_type is not None:
-                    sent = {"Content-Type": call.content_type, **sent}
-                request = build_request(
-                    client, call.method, call.url, headers=sent, content=call.content
-                )
-            url = str(request.url)
+            error: TransportError | None = None
+            sent = self.headers if call.headers is None else {**self.headers, **call.headers}
+            if call.content_type is not None:
+                sent = {"Content-Type": call.content_type, **sent}
+            request = Request(call.url, call.method, sent, content=call.content)
+            url = str(call.url)
             try:
-                response = await client.send(request, stream=True)
                 try:
-                    self._observe(response.headers)
-                    if response.is_success:
-                        raw = await self._read(response, url)
-                        return self._with_body(response, raw), raw
-                    status, headers = response.status_code, response.headers
-                    # Best effort: a body that stalls or breaks neither holds the
-                    # status back nor turns into a network error (a retry).
-                    body = body_text(await read_start(response))
-                    if retry is None or not retry.retries_status(status, headers):
-                        raise HTTPStatusError(
-                            url=url,
-                            status=status,
-                            headers={k.lower(): v for k, v in headers.items()},
-                            body=body,
-                        )
-                finally:
-                    await response.aclose()
-            except httpx.TransportError as exc:
+                    response = await transport.send(request)
+                    try:
+                        self._observe(response.headers)
+                        if 200 <= response.status < 300:
+                            raw = await self._read(response, url)
+                            return Answer(response.status, response.headers, response.url, raw)
+                        status, headers = response.status, response.headers
+                        # Best effort: a body that stalls or breaks neither holds the
+                        # status back nor turns into a network error (a retry).
+                        body = body_text(await read_start(transport, response))
+                        if retry is None or not retry.retries_status(status, headers):
+                            raise HTTPStatusError(
+                                url=url, status=status, headers=headers.lowered(), body=body
+                            )
+                    finally:
+                        await response.aclose()
+                except transport.errors as exc:
+                    raise transport.map_error(exc, url) from exc
+            except TransportError as exc:
                 error = exc
             attempt += 1
             if retry is None or attempt > retry.attempts:
@@ -167,7 +178,7 @@ class Sender:
                 )
             self._limiter.hold(delay)  # every request of this paginator waits
 
-    def _observe(self, headers: httpx.Headers) -> None:
+    def _observe(self, headers: Headers) -> None:
         """A spent rate limit (X-RateLimit-Remaining: 0) holds the next request until its reset."""
         wait = rate_limit_wait(headers, time.time())
         if wait is not None:
@@ -175,7 +186,7 @@ class Sender:
             cap = retry.max_wait if retry is not None else wait
             self._limiter.hold(min(wait, cap))
 
-    async def _read(self, response: httpx.Response, url: str) -> bytes:
+    async def _read(self, response: Response, url: str) -> bytes:
         """The whole body, refused as soon as it grows over the size limit."""
         limit = self.max_page_size
         declared = response.headers.get("content-length", "")
@@ -183,7 +194,7 @@ class Sender:
             raise PageTooLargeError(url=url, size=int(declared), maximum=limit)
         parts: list[bytes] = []
         size = 0
-        chunks = response.aiter_bytes()
+        chunks = response.chunks()
         try:
             async for chunk in chunks:
                 size += len(chunk)
@@ -193,15 +204,3 @@ class Sender:
         finally:
             await aclose_iterator(chunks)
         return b"".join(parts)
-
-    @staticmethod
-    def _with_body(response: httpx.Response, raw: bytes) -> httpx.Response:
-        """A copy of ``response`` whose body is read: ``.json()``, ``.text`` work on it."""
-        headers = [
-            (name, value)
-            for name, value in response.headers.multi_items()
-            if name.lower() not in _ENCODING_HEADERS
-        ]
-        return httpx.Response(
-            response.status_code, headers=headers, content=raw, request=response.request
-        )

@@ -1,8 +1,9 @@
 """How an API says where the next page is: one small strategy per style.
 
 A strategy is pure: given the URL of the first page, it says which URL to
-fetch first; given what one page brought (its URL, headers and parsed JSON
-body), it says which URL comes next, or None at the end. Its state (a page
+fetch first; given what one page brought (a :class:`Reply`: its URL, status,
+headers and parsed JSON body), it says which URL comes next, or None at the
+end. It sees no HTTP client's types, whichever client sends the requests. Its state (a page
 number, an offset) is a JSON-able dict, so a paginator's position can be
 saved and resumed. Paths into the body are dotted: ``"data.items"``,
 ``"response_metadata.next_cursor"``; a number indexes a list (``"pages.0"``).
@@ -18,9 +19,10 @@ from .._core._callables import check_callable, check_count
 from .._core._nothing import NOTHING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    import httpx
+    from .._transport._base import Request
+    from .._transport._url import URL
 
 __all__ = [
     "BodyCursor",
@@ -134,20 +136,33 @@ def next_link(value: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What one page brought, as a strategy sees it."""
+    """What one page brought, as a strategy sees it (and ``Page.response``).
 
-    url: httpx.URL
-    headers: httpx.Headers
+    Attributes:
+        url: the URL that answered (after redirects), with query helpers.
+        status: the HTTP status (a success: 2xx).
+        headers: the response headers; names are case-insensitive, and a
+            header sent on several lines has its values joined by ``", "``.
+        body: the parsed JSON body.
+        items: the page's items (the list at the strategy's ``items`` path).
+    """
+
+    url: URL
+    status: int
+    headers: Mapping[str, str]
     body: Any
     items: list[Any]
-    response: httpx.Response
+
+    def json(self) -> Any:
+        """The parsed JSON body (the same as ``body``)."""
+        return self.body
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
     """Where to go next: the URL (None at the end), the new state, and what led there."""
 
-    url: httpx.URL | None
+    url: URL | None
     state: dict[str, Any]
     #: What decided the URL, for error messages ("cursor 'abc'", "the Link header").
     via: str = ""
@@ -162,18 +177,18 @@ class Strategy:
 
     items: str | None
 
-    def first(self, url: httpx.URL) -> Step:
+    def first(self, url: URL) -> Step:
         """The first page's URL and the initial state."""
         return Step(url, {})
 
-    def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
+    def follow(self, reply: Reply, state: dict[str, Any], base: URL) -> Step:
         """The next page after ``reply``; ``base`` is the first page's URL."""
         raise NotImplementedError
 
 
-def _join(reply: Reply, target: str) -> httpx.URL:
+def _join(reply: Reply, target: str) -> URL:
     """A next URL from the server, made absolute against the page that named it."""
-    return reply.url.join(target)
+    return reply.url.urljoin(target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +209,7 @@ class BodyCursor(Strategy):
     cursor: str = "next_cursor"
     param: str = "cursor"
 
-    def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
+    def follow(self, reply: Reply, state: dict[str, Any], base: URL) -> Step:
         value = get_path(reply.body, self.cursor)
         if value is NOTHING or value is None or value == "":
             return Step(None, state)
@@ -226,7 +241,7 @@ class LastItemCursor(Strategy):
     param: str = "starting_after"
     key: str = "id"
 
-    def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
+    def follow(self, reply: Reply, state: dict[str, Any], base: URL) -> Step:
         more = get_path(reply.body, self.has_more)
         if more is NOTHING:
             raise PathError(self.has_more, "no such path in the body")
@@ -251,7 +266,7 @@ class LinkHeader(Strategy):
 
     items: str | None = None
 
-    def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
+    def follow(self, reply: Reply, state: dict[str, Any], base: URL) -> Step:
         target = next_link(reply.headers.get("link"))
         if target is None:
             return Step(None, state)
@@ -275,7 +290,7 @@ class NextUrl(Strategy):
     items: str | None = "results"
     next: str = "next"
 
-    def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
+    def follow(self, reply: Reply, state: dict[str, Any], base: URL) -> Step:
         value = get_path(reply.body, self.next)
         if value is NOTHING or value is None or value == "":
             return Step(None, state)
@@ -307,14 +322,14 @@ class PageNumber(Strategy):
     def __post_init__(self) -> None:
         check_count(self.start, "PageNumber", "start")
 
-    def first(self, url: httpx.URL) -> Step:
+    def first(self, url: URL) -> Step:
         return Step(self.url_at(url, self.start), {"page": self.start, "seen": 0})
 
-    def url_at(self, base: httpx.URL, page: int) -> httpx.URL:
+    def url_at(self, base: URL, page: int) -> URL:
         """The URL of page number ``page``."""
         return base.copy_set_param(self.param, page)
 
-    def plan(self, body: object, step: Step, per_page: int, base: httpx.URL) -> list[httpx.URL]:
+    def plan(self, body: object, step: Step, per_page: int, base: URL) -> list[URL]:
         """The URLs of the pages after ``step``, when the total says how many there are.
 
         ``per_page`` is how many items a full page holds (the first page's count).
@@ -329,7 +344,7 @@ class PageNumber(Strategy):
             return []
         return [self.url_at(base, n) for n in range(page, last + 1)]
 
-    def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
+    def follow(self, reply: Reply, state: dict[str, Any], base: URL) -> Step:
         page, seen = int(state["page"]), int(state["seen"]) + len(reply.items)
         if not reply.items:
             return Step(None, state)
@@ -371,17 +386,17 @@ class Offset(Strategy):
         check_count(self.limit, "Offset", "limit", minimum=1)
         check_count(self.start, "Offset", "start")
 
-    def url_at(self, base: httpx.URL, offset: int) -> httpx.URL:
+    def url_at(self, base: URL, offset: int) -> URL:
         """The URL of the page at ``offset``."""
         url = base.copy_set_param(self.param, offset)
         if self.limit_param is not None:
             url = url.copy_set_param(self.limit_param, self.limit)
         return url
 
-    def first(self, url: httpx.URL) -> Step:
+    def first(self, url: URL) -> Step:
         return Step(self.url_at(url, self.start), {"offset": self.start})
 
-    def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
+    def follow(self, reply: Reply, state: dict[str, Any], base: URL) -> Step:
         offset = int(state["offset"]) + len(reply.items)
         if not reply.items:
             return Step(None, state)
@@ -389,7 +404,7 @@ class Offset(Strategy):
             return Step(None, {"offset": offset})
         return Step(self.url_at(base, offset), {"offset": offset}, f"offset {offset}")
 
-    def plan(self, body: object, step: Step, per_page: int, base: httpx.URL) -> list[httpx.URL]:
+    def plan(self, body: object, step: Step, per_page: int, base: URL) -> list[URL]:
         """The URLs of the pages after ``step``, when the total is known.
 
         ``per_page`` is how many items a full page holds (the first page's
@@ -416,24 +431,26 @@ def count_at(body: object, path: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Custom(Strategy):
-    """Your own rule: ``next(response)`` gives the next request, or None at the end.
+    """Your own rule: ``next(reply)`` gives the next request, or None at the end.
 
-    The response has its body read (``response.json()`` works). A plain
-    callable passed as ``strategy=`` is wrapped in ``Custom(next=fn)``: the body
-    is then the list of items. The next request is sent as it is (its method,
-    headers and content); a saved position keeps its method, URL and content,
-    not its headers.
+    ``reply`` is the page's :class:`Reply` (URL, status, headers, parsed body
+    and items), the same whichever HTTP client sends. A plain callable passed
+    as ``strategy=`` is wrapped in ``Custom(next=fn)``: the body is then the
+    list of items. The next request (a :class:`~sluiceway.http.Request`) is
+    sent with its method, headers (over ``paginate``'s ``headers=``) and body;
+    a saved position keeps its method, URL and body, not its headers.
 
     Attributes:
-        next: ``(httpx.Response) -> httpx.Request | None``.
+        next: ``(Reply) -> Request | str | None``: the next request, or just
+            its URL (relative to the page's own), or None at the end.
         items: the dotted path of the list of items (None: the body is the list).
     """
 
-    next: Callable[[httpx.Response], httpx.Request | None]
+    next: Callable[[Reply], Request | str | None]
     items: str | None = None
 
     def __post_init__(self) -> None:
         check_callable(self.next, "Custom", "next")
 
-    def follow(self, reply: Reply, state: dict[str, Any], base: httpx.URL) -> Step:
+    def follow(self, reply: Reply, state: dict[str, Any], base: URL) -> Step:
         raise NotImplementedError  # the paginator calls next() itself: it gives a request

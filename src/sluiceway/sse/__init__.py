@@ -1,8 +1,9 @@
 """Server-Sent Events: a WHATWG-exact decoder and a reconnecting client.
 
 ``Decoder``, ``Event`` and ``RetryNotice`` need nothing beyond the standard
-library; ``connect`` needs httpx (``pip install 'sluiceway[http]'``) and
-imports it only when it is first used.
+library; ``connect`` reads through aiohttp or httpx (``pip install
+'sluiceway[aiohttp]'`` or ``'sluiceway[http]'``), whichever client it is
+given, and imports that library only when a stream starts.
 """
 
 import warnings

@@ -1,7 +1,8 @@
-"""connect(): a reconnecting Server-Sent Events client over httpx.
+"""connect(): a reconnecting Server-Sent Events client over httpx or aiohttp.
 
-The transport is a thin adapter around :class:`Decoder`: it reads the body's
-raw chunks, feeds them, and yields the events one at a time, so the stream's
+The client is a thin loop around :class:`Decoder`: it reads the body's raw
+chunks from the HTTP layer (``_transport``, whichever client it adapts),
+feeds them, and yields the events one at a time, so the stream's
 ``last_event_id`` is always that of the last event the consumer was given.
 Reconnection follows the EventSource rules: after a network error (any
 method) and after a clean end of the body for GET, wait the server's
@@ -24,21 +25,19 @@ from .._core._lifecycle import aclose_iterator
 from .._core._nodes import Source
 from .._stream import Stream
 from .._transport._backoff import backoff_delay
-from .._transport._httpx import build_request, read_start
+from .._transport._base import Request, read_start
 from .._transport._notice import RetryNotice
-from ..errors import SSEResponseError
+from .._transport._select import client_kind, transport_for
+from .._transport._url import url_text
+from ..errors import ReadTimeoutError, SSELimitError, SSEResponseError, TransportError
 from ._decoder import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE, Decoder
 from ._event import Event
-
-try:
-    import httpx
-except ImportError:  # pragma: no cover - exercised only without the extra
-    raise ImportError("sluiceway.sse.connect needs httpx: pip install 'sluiceway[http]'") from None
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 
     from .._core._scope import Scope
+    from .._transport._base import Response, Transport
 
 __all__ = ["EventStream", "connect"]
 
@@ -86,19 +85,20 @@ class _ConnectionLoop(Source):
         "_cursor",
         "_decoder",
         "_options",
-        "_own_client",
         "_rand",
+        "_transport",
     )
 
     def __init__(
         self,
-        client: httpx.AsyncClient | None,
+        client: object | None,
         options: _ConnectOptions,
         rand: Callable[[], float] = random.random,
     ) -> None:
         super().__init__()
+        #: An httpx.AsyncClient or an aiohttp.ClientSession (None: one made at the start).
         self._client = client
-        self._own_client = client is None
+        self._transport: Transport | None = None
         self._options = options
         #: The random source of the backoff's jitter (a test passes its own).
         self._rand = rand
@@ -125,18 +125,15 @@ class _ConnectionLoop(Source):
         return None if self._decoder is None else self._decoder.reconnection_time
 
     def run(self, scope: Scope | None) -> AsyncGenerator[Event, None]:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(10.0, read=None), follow_redirects=True
-            )
-        return self._events(self._client)
+        self._transport = transport = transport_for(self._client, streaming=True)
+        return self._events(transport)
 
     async def release(self) -> None:
         try:
             await super().release()
         finally:
-            if self._own_client and self._client is not None:
-                await self._client.aclose()
+            if self._transport is not None:
+                await self._transport.aclose()
 
     def describe(self) -> str:
         return f"sse.connect({self._options.url!r})"
@@ -156,18 +153,19 @@ class _ConnectionLoop(Source):
         opts = self._options
         return backoff_delay(attempt, opts.backoff_initial, opts.backoff_max, self._rand)
 
-    async def _events(self, client: httpx.AsyncClient) -> AsyncGenerator[Event, None]:
+    async def _events(self, transport: Transport) -> AsyncGenerator[Event, None]:
         # One generator from the socket to the consumer: each event costs one
         # yield, not one per layer.
         opts = self._options
         reconnect, idle = opts.reconnect, opts.idle_timeout
+        errors = transport.errors  # the client's own, mapped to TransportError as they come
         attempt = 0
         try:
             while True:
-                error: BaseException | None = None
+                error: TransportError | None = None
                 delivered = False
                 try:
-                    response = await self._connect(client)
+                    response = await self._connect(transport)
                     try:
                         decoder = Decoder(
                             max_line_size=opts.max_line_size,
@@ -176,9 +174,9 @@ class _ConnectionLoop(Source):
                         )
                         decoder.reconnection_time = self.reconnection_time
                         self._decoder = decoder  # reconnection_time reads its retry
-                        chunks = _body_chunks(response)
+                        chunks = response.chunks()
                         if idle is not None:
-                            chunks = self._within(idle, chunks)
+                            chunks = self._within(idle, chunks, response.url)
                         feed = decoder.feed
                         small_events = False
                         slices: list[bytes] | None
@@ -208,7 +206,14 @@ class _ConnectionLoop(Source):
                                 else:
                                     slices = None
                                 while True:
-                                    events = feed(chunk)
+                                    try:
+                                        events = feed(chunk)
+                                    except SSELimitError as exc:  # its events come first
+                                        self._batch = exc.events
+                                        self._cursor = cursor = iter(exc.events)
+                                        for event in cursor:
+                                            yield event
+                                        raise
                                     if events:
                                         small_events = len(events) * _SMALL_EVENT > len(chunk)
                                         delivered = True  # read only after the loop
@@ -221,12 +226,14 @@ class _ConnectionLoop(Source):
                                     if not slices:
                                         break
                                     chunk = slices.pop()
-                        except (httpx.TransportError, TimeoutError) as exc:
+                        except TransportError:  # the idle timeout
                             if held:  # the decoder sees every byte: its limits hold as before
                                 feed(b"".join(held))
-                            if isinstance(exc, httpx.TransportError):
-                                _name_request(exc, response.request)
                             raise
+                        except errors as exc:
+                            if held:
+                                feed(b"".join(held))
+                            raise transport.map_error(exc, response.url) from exc
                         else:
                             if held:
                                 feed(b"".join(held))
@@ -236,10 +243,8 @@ class _ConnectionLoop(Source):
                         await response.aclose()
                     if not reconnect:
                         return  # a POST stream ends with its body
-                except httpx.TransportError as exc:
+                except TransportError as exc:
                     error = exc  # network errors reconnect, whatever the method
-                except TimeoutError as exc:  # the idle timeout
-                    error = exc
                 if delivered:
                     attempt = 0  # the connection was good: start the backoff over
                 attempt += 1
@@ -262,83 +267,62 @@ class _ConnectionLoop(Source):
                     )
                 await anyio.sleep(delay)
         finally:
-            if self._own_client:
-                await client.aclose()
+            await transport.aclose()
 
-    async def _connect(self, client: httpx.AsyncClient) -> httpx.Response:
+    async def _connect(self, transport: Transport) -> Response:
         """Send the request; the response if it is an event stream, else SSEResponseError."""
         opts = self._options
-        request = build_request(
-            client, opts.method, opts.url, headers=self._headers(), json=opts.json
-        )
-        response = await client.send(request, stream=True, follow_redirects=True)
+        request = Request(opts.url, opts.method, self._headers(), json=opts.json)
         try:
-            await self._check(response)
+            response = await transport.send(request, redirects=True)
+        except transport.errors as exc:
+            raise transport.map_error(exc, opts.url) from exc
+        try:
+            await self._check(transport, response)
         except BaseException:
             await response.aclose()
             raise
         return response
 
-    async def _within(self, idle: float, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """The chunks, raising TimeoutError after ``idle`` seconds without one."""
+    async def _within(
+        self, idle: float, chunks: AsyncIterator[bytes], url: str
+    ) -> AsyncIterator[bytes]:
+        """The chunks, raising ReadTimeoutError after ``idle`` seconds without one."""
         try:
             while True:
                 chunk: bytes | None = None
                 with anyio.move_on_after(idle) as waited:
                     chunk = await anext(chunks, None)
                 if waited.cancelled_caught:
-                    raise TimeoutError(f"sse: no data from {self._options.url} for {idle:g} s")
+                    raise ReadTimeoutError(f"sse: no data for {idle:g} s (idle_timeout)", url=url)
                 if chunk is None:
                     return
                 yield chunk  # outside the cancel scope: the consumer's time is not counted
         finally:
             await aclose_iterator(chunks)
 
-    async def _check(self, response: httpx.Response) -> None:
+    async def _check(self, transport: Transport, response: Response) -> None:
         content_type = response.headers.get("content-type", "")
         mime = content_type.split(";", 1)[0].strip().lower()
-        if response.status_code == 200 and mime == "text/event-stream":
+        status = response.status
+        if status == 200 and mime == "text/event-stream":
             return
         # Best effort, for the message: a body that stalls or breaks must
         # neither hold the error back nor become a network error (a reconnect).
-        body = await read_start(response)
-        if response.status_code == 204:
+        body = await read_start(transport, response)
+        if status == 204:
             why = "the server asked not to reconnect (204 No Content)"
-        elif response.status_code != 200:
+        elif status != 200:
             why = "not an event stream: HTTP status"
         else:
             why = f"not an event stream: Content-Type {content_type!r}"
         raise SSEResponseError(
             why,
             url=str(response.url),
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
+            status=status,
+            headers=response.headers.lowered(),
             body=body.decode("utf-8", "replace"),
         )
-
-
-def _body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body's chunks: straight from the transport's stream when nothing is to decompress.
-
-    ``aiter_bytes()`` passes each chunk through ``aiter_raw()``, a content
-    decoder and two chunkers, each an async generator or call of its own: with
-    many small chunks (a token stream written event by event) that is a large
-    share of the time. An encoded body (gzip, br, ...) still goes through it.
-    """
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    stream = response.stream
-    if encoding in ("", "identity") and isinstance(stream, httpx.AsyncByteStream):
-        response.is_stream_consumed = True  # as aiter_raw() marks it
-        return stream.__aiter__()
-    return response.aiter_bytes()
-
-
-def _name_request(exc: httpx.TransportError, request: httpx.Request) -> None:
-    """Give a network error from the body its request, as ``aiter_raw()`` does."""
-    try:
-        exc.request  # noqa: B018  # raises RuntimeError when it was never set
-    except RuntimeError:
-        exc.request = request
 
 
 class EventStream(Stream[Event]):
@@ -365,14 +349,10 @@ class EventStream(Stream[Event]):
         return self._source.reconnection_time
 
 
-def _is_url(value: object) -> bool:
-    return isinstance(value, str | httpx.URL)
-
-
 def connect(
     url: str,
     *,
-    client: httpx.AsyncClient | None = None,
+    client: Any = None,
     method: str = "GET",
     headers: Mapping[str, str] | None = None,
     json: Any = None,
@@ -390,9 +370,11 @@ def connect(
 
     Args:
         url: the event stream's URL.
-        client: an ``httpx.AsyncClient`` to use (its auth, proxies, limits,
-            and its ``params`` where the URL has no value of that name); by
-            default one is made and closed with the stream.
+        client: an ``httpx.AsyncClient`` or an ``aiohttp.ClientSession`` to
+            use (its auth, proxies, limits, timeouts but the total one, and an
+            httpx client's ``params`` where the URL has no value of that
+            name); by default one is made and closed with the stream: aiohttp
+            when it is installed (on asyncio), else httpx.
         method: ``"GET"`` (EventSource) or ``"POST"`` (LLM APIs), or any other.
         headers: extra request headers (``Accept: text/event-stream`` and
             ``Last-Event-ID`` are set for you).
@@ -414,13 +396,20 @@ def connect(
         SSEResponseError: while iterating, when the server answers 204, another
             status than 200 or another Content-Type than text/event-stream; at
             once, with what arrived of the body within half a second.
+        TransportError: while iterating, the last network error (ConnectError,
+            ReadError, ReadTimeoutError for the idle timeout) once
+            ``max_reconnects`` reconnects in a row failed.
     """
-    if not _is_url(url):
-        raise TypeError(f"connect() expects a URL string, got {type(url).__name__}")
+    text = url_text(url, "connect()")
+    if client is not None and client_kind(client) is None:
+        raise TypeError(
+            "connect() expects client= to be an httpx.AsyncClient or an aiohttp.ClientSession, "
+            f"got {type(client).__name__}"
+        )
     if max_reconnects is not None:
         check_count(max_reconnects, "connect", "max_reconnects")
     options = _ConnectOptions(
-        url=str(url),
+        url=text,
         method=method.upper(),
         headers=dict(headers or {}),
         json=json,

@@ -161,64 +161,72 @@ class Decoder:
         self.reconnection_time: int | None = None
 
     def feed(self, data: bytes) -> list[Event]:
-        """Decode ``data`` (any chunk of the body) and return the events it completes."""
+        """Decode ``data`` (any chunk of the body) and return the events it completes.
+
+        An :class:`~sluiceway.errors.SSELimitError` carries, as ``events``, the
+        events this chunk completed before the limit was hit.
+        """
         # (A byte is looked for as an int: ``0x0A in data`` costs a tenth of
         # ``b"\n" in data`` on a small chunk.)
-        if self._irregular or 0x0D in data:
-            data = self._regular(data)
-            if not data:
-                return []
-        if 0x0A not in data:  # the unfinished line grows
-            self._partial.append(data)
-            self._line += len(data)
-            if self._line >= self._recheck_at:
-                self._check_unfinished()
-            return []
         events: list[Event] = []
-        if len(data) > _BULK:
-            first = data.find(b"\n\n")
-            if first >= 0:
-                last = data.rfind(b"\n\n")
-                if first + _BULK < last <= first + self._within_limits and _one_line_data_block(
-                    data, first + 2
-                ):
-                    # The blocks between the first and the last blank line are
-                    # complete: decode and cut them at C speed; the bytes around
-                    # them are read line by line with what is pending.
-                    self._lines(data[: first + 2].split(b"\n"), first + 2, events)
-                    self._data_blocks(data[first:last].decode("utf-8", "replace"), events)
-                    rest = data[last + 2 :]
-                    self._lines(rest.split(b"\n"), len(rest), events)
-                    return events
-        lines = data.split(b"\n")
-        if len(lines) != 2 or self._block + self._line + len(data) > self._within_limits:
-            self._lines(lines, len(data), events)
-            return events
-        # One line ends (the common small chunk inside a block), far from the
-        # limits: read in place.
-        line, rest = lines
-        partial = self._partial
-        if partial:
-            partial.append(line)
-            line = b"".join(partial)
-            partial.clear()
-        if not line:
-            self._read([line], events, checked=False)  # a blank line: dispatch
-        else:
-            if line.startswith(b"data: "):
-                self._data.append(line[6:])
-            elif line.startswith(b"data:"):
-                self._data.append(line[5:])
-            elif line[0] != 0x3A:  # not a comment (":")
-                self._field(line)
-            self._block += _chars(line) + 1
-        self._line = len(rest)
-        self._recheck_at = self._within_limits - self._block + 1
-        if rest:
-            partial.append(rest)
-            if self._line >= self._recheck_at:
-                self._check_unfinished()
-        return events
+        try:
+            if self._irregular or 0x0D in data:
+                data = self._regular(data)
+                if not data:
+                    return []
+            if 0x0A not in data:  # the unfinished line grows
+                self._partial.append(data)
+                self._line += len(data)
+                if self._line >= self._recheck_at:
+                    self._check_unfinished()
+                return []
+            if len(data) > _BULK:
+                first = data.find(b"\n\n")
+                if first >= 0:
+                    last = data.rfind(b"\n\n")
+                    if first + _BULK < last <= first + self._within_limits and _one_line_data_block(
+                        data, first + 2
+                    ):
+                        # The blocks between the first and the last blank line are
+                        # complete: decode and cut them at C speed; the bytes around
+                        # them are read line by line with what is pending.
+                        self._lines(data[: first + 2].split(b"\n"), first + 2, events)
+                        self._data_blocks(data[first:last].decode("utf-8", "replace"), events)
+                        rest = data[last + 2 :]
+                        self._lines(rest.split(b"\n"), len(rest), events)
+                        return events
+            lines = data.split(b"\n")
+            if len(lines) != 2 or self._block + self._line + len(data) > self._within_limits:
+                self._lines(lines, len(data), events)
+                return events
+            # One line ends (the common small chunk inside a block), far from the
+            # limits: read in place.
+            line, rest = lines
+            partial = self._partial
+            if partial:
+                partial.append(line)
+                line = b"".join(partial)
+                partial.clear()
+            if not line:
+                self._read([line], events, checked=False)  # a blank line: dispatch
+            else:
+                if line.startswith(b"data: "):
+                    self._data.append(line[6:])
+                elif line.startswith(b"data:"):
+                    self._data.append(line[5:])
+                elif line[0] != 0x3A:  # not a comment (":")
+                    self._field(line)
+                self._block += _chars(line) + 1
+            self._line = len(rest)
+            self._recheck_at = self._within_limits - self._block + 1
+            if rest:
+                partial.append(rest)
+                if self._line >= self._recheck_at:
+                    self._check_unfinished()
+            return events  # noqa: TRY300  # the events are the except clause's too
+        except SSELimitError as exc:
+            exc.events = events  # completed before the limit was hit: they come first
+            raise
 
     def _regular(self, data: bytes) -> bytes:
         """``data`` without a leading BOM, with CRLF and CR made LF, across chunks."""
