@@ -109,6 +109,9 @@ class Workload:
     target: tuple[str, float] | None = None
     #: More targets: (entry, the entry it is compared with (None: the baseline), least speedup).
     targets: tuple[tuple[str, str | None, float], ...] = ()
+    #: If set, the targets are reported under this heading, one a line, as
+    #: "entry / versus: ratio (target >= least, met or not met)".
+    targets_label: str | None = None
     #: What the ratio columns call the baseline.
     baseline_label: str = "async baseline"
 
