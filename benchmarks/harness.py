@@ -8,7 +8,8 @@ included), after a ``gc.collect()``, draining the event loop of the tasks the
 entry left behind; runs are interleaved (run 1 of every entry, then run 2, ...)
 so machine noise spreads evenly, and :class:`Measurement` reports the median.
 Before timing, every entry runs once on a small input, so a broken entry fails
-in seconds. A peer that is not installed is skipped and shown as n/a.
+in seconds. A peer that is not installed is skipped and shown as n/a, and so
+is an entry whose ``probe`` gives a reason (a feature the installed sluiceway lacks).
 
 :func:`argument_parser`, :func:`parse_args` and :func:`run` are the command
 line shared by every workload (``--runs``, ``--n``, ``--loop``, ``--quick``,
@@ -66,6 +67,9 @@ class Entry:
     expected: Callable[[int], object] | None = None
     #: Compare with this entry instead of the workload's baseline (same work on both sides).
     versus: str | None = None
+    #: For what an import cannot tell (a feature of the installed sluiceway): awaited once
+    #: after the workloads' ``prepare``, it returns why the entry cannot run, or None.
+    probe: Callable[[], Awaitable[str | None]] | None = None
 
     @property
     def api(self) -> str:
@@ -323,6 +327,20 @@ async def bench(
                     print(f"note: {key} skipped: {exc}", file=sys.stderr)
                     for m in table[key]:
                         m.skipped = m.skipped or str(exc)
+
+        # Probed after prepare, which may start what the probe talks to; one probe
+        # shared by several workloads runs once.
+        probed: dict[object, str | None] = {}
+        for measurements in table.values():
+            for m in measurements:
+                probe = m.entry.probe
+                if probe is None or m.skipped is not None:
+                    continue
+                if probe not in probed:
+                    probed[probe] = await probe()
+                    if probed[probe]:
+                        print(f"note: {m.entry.name} skipped: {probed[probe]}", file=sys.stderr)
+                m.skipped = probed[probe]
 
         # Check every entry on a small input first (this also compiles sluiceway's
         # pipelines), so a wrong entry fails in seconds rather than after minutes.
