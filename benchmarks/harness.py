@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import importlib.util
 import platform
 import statistics
 import subprocess
@@ -460,5 +461,10 @@ def run(workloads: dict[str, Workload], args: argparse.Namespace, peers: Iterabl
     md_path = args.out_dir / "results.md"
     md_path.write_text(report.markdown(workloads, table, env), encoding="utf-8")
     png_path = args.out_dir / "results.png"
+    # The chart is the one part that needs matplotlib: without it the tables and
+    # results.md are still worth having, so a run does not end in a traceback.
+    if importlib.util.find_spec("matplotlib") is None:
+        print(f"\nwrote {md_path}; no chart: matplotlib is not installed", file=sys.stderr)
+        return
     report.chart(workloads, table, env, png_path)
     print(f"\nwrote {md_path} and {png_path}", file=sys.stderr)
