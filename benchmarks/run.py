@@ -51,8 +51,8 @@ import db_bench
 import harness
 import pages_bench
 import pipelines_bench
+import sse_bench
 import sse_decoder_bench
-import sse_http_bench
 
 #: Import names of the peer libraries, in the order of the results' header line.
 PEERS = ("aiostream", "asyncstdlib", "aioitertools", "httpx", "httpx_sse")
@@ -61,7 +61,7 @@ WORKLOADS: dict[str, harness.Workload] = {
     **pipelines_bench.WORKLOADS,  # pipe_async_for, pipe_batched_reduce, amap_seq, batch100
     **concurrency_bench.WORKLOADS,  # merge4, amap_conc, prefetch_overlap
     **sse_decoder_bench.WORKLOADS,  # sse_decoder:<stream>:<chunking>
-    **sse_http_bench.WORKLOADS,  # sse_http:<stream>:<chunking>
+    **sse_bench.WORKLOADS,  # sse_http:<stream>:<chunking>
     **pages_bench.WORKLOADS,  # pages
     **db_bench.WORKLOADS,  # db:asyncpg, db:psycopg, db:aiosqlite
 }
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         help="where sse_http's loopback server runs (default: a process of its own)",
     )
     args = harness.parse_args(parser, argv)
-    sse_http_bench.server_mode = args.sse_server
+    sse_bench.server_mode = args.sse_server
     harness.run(WORKLOADS, args, PEERS)
 
 
