@@ -55,7 +55,15 @@ import sse_bench
 import sse_decoder_bench
 
 #: Import names of the peer libraries, in the order of the results' header line.
-PEERS = ("aiostream", "asyncstdlib", "aioitertools", "httpx", "httpx_sse")
+PEERS = (
+    "aiostream",
+    "asyncstdlib",
+    "aioitertools",
+    "httpx",
+    "httpx_sse",
+    "aiohttp",
+    "aiohttp_sse_client2",
+)
 
 WORKLOADS: dict[str, harness.Workload] = {
     **pipelines_bench.WORKLOADS,  # pipe_async_for, pipe_batched_reduce, amap_seq, batch100
