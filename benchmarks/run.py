@@ -21,9 +21,9 @@ or more on small shared VMs); compare ratios within one run.
 
 The Server-Sent Events workloads (``sse_decoder`` and ``sse_http``) compare
 sluiceway.sse with httpx-sse on generated streams: the decoders alone, and end
-to end through httpx from a loopback server. They report ns/event, events/s
-and the speedup over httpx-sse (1.00), and say whether the project's
-acceptance targets are met.
+to end from a loopback server through httpx and aiohttp (with
+aiohttp-sse-client2 too). They report ns/event, events/s and the speedup over
+httpx-sse (1.00), and say whether the project's acceptance targets are met.
 
 Every entry's result is checked against the expected value, so a broken entry
 stops the run instead of reporting a fast wrong answer. A peer that is not
