@@ -8,7 +8,8 @@ included), after a ``gc.collect()``, draining the event loop of the tasks the
 entry left behind; runs are interleaved (run 1 of every entry, then run 2, ...)
 so machine noise spreads evenly, and :class:`Measurement` reports the median.
 Before timing, every entry runs once on a small input, so a broken entry fails
-in seconds. A peer that is not installed is skipped and shown as n/a.
+in seconds. A peer that is not installed is skipped and shown as n/a, and so
+is an entry whose ``probe`` gives a reason (a feature the installed sluiceway lacks).
 
 :func:`argument_parser`, :func:`parse_args` and :func:`run` are the command
 line shared by every workload (``--runs``, ``--n``, ``--loop``, ``--quick``,
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import importlib.util
 import platform
 import statistics
 import subprocess
@@ -66,6 +68,9 @@ class Entry:
     expected: Callable[[int], object] | None = None
     #: Compare with this entry instead of the workload's baseline (same work on both sides).
     versus: str | None = None
+    #: For what an import cannot tell (a feature of the installed sluiceway): awaited once
+    #: after the workloads' ``prepare``, it returns why the entry cannot run, or None.
+    probe: Callable[[], Awaitable[str | None]] | None = None
 
     @property
     def api(self) -> str:
@@ -109,6 +114,9 @@ class Workload:
     target: tuple[str, float] | None = None
     #: More targets: (entry, the entry it is compared with (None: the baseline), least speedup).
     targets: tuple[tuple[str, str | None, float], ...] = ()
+    #: If set, the targets are reported under this heading, one a line, as
+    #: "entry / versus: ratio (target >= least, met or not met)".
+    targets_label: str | None = None
     #: What the ratio columns call the baseline.
     baseline_label: str = "async baseline"
 
@@ -321,6 +329,20 @@ async def bench(
                     for m in table[key]:
                         m.skipped = m.skipped or str(exc)
 
+        # Probed after prepare, which may start what the probe talks to; one probe
+        # shared by several workloads runs once.
+        probed: dict[object, str | None] = {}
+        for measurements in table.values():
+            for m in measurements:
+                probe = m.entry.probe
+                if probe is None or m.skipped is not None:
+                    continue
+                if probe not in probed:
+                    probed[probe] = await probe()
+                    if probed[probe]:
+                        print(f"note: {m.entry.name} skipped: {probed[probe]}", file=sys.stderr)
+                m.skipped = probed[probe]
+
         # Check every entry on a small input first (this also compiles sluiceway's
         # pipelines), so a wrong entry fails in seconds rather than after minutes.
         print("checking results on a small input...", file=sys.stderr)
@@ -439,5 +461,10 @@ def run(workloads: dict[str, Workload], args: argparse.Namespace, peers: Iterabl
     md_path = args.out_dir / "results.md"
     md_path.write_text(report.markdown(workloads, table, env), encoding="utf-8")
     png_path = args.out_dir / "results.png"
+    # The chart is the one part that needs matplotlib: without it the tables and
+    # results.md are still worth having, so a run does not end in a traceback.
+    if importlib.util.find_spec("matplotlib") is None:
+        print(f"\nwrote {md_path}; no chart: matplotlib is not installed", file=sys.stderr)
+        return
     report.chart(workloads, table, env, png_path)
     print(f"\nwrote {md_path} and {png_path}", file=sys.stderr)

@@ -4,8 +4,9 @@ Every table has one row per entry: its median (ns/item, seconds per run, or
 ns/event), the ratio to the workload's baseline (1.00) and, where the workload
 has one, to its sync for-loop; an ``ns/event`` table has events/s, the time
 ratio and the speedup (the baseline's time over the entry's) instead. A
-workload's acceptance targets are reported under its table as met or NOT met,
-and all of them together at the end.
+workload's acceptance targets are reported under its table as met or NOT met
+(or, for a workload with ``targets_label``, one a line as "a / b: ratio
+(target >= x, met or not met)"), and all of them together at the end.
 """
 
 from __future__ import annotations
@@ -93,17 +94,22 @@ def headers(workload: Workload) -> tuple[str, ...]:
     return (HEADERS[0], UNIT_HEADER[workload.unit], f"x {label}", *sync, HEADERS[4])
 
 
+def goals(workload: Workload) -> list[tuple[str, str | None, float]]:
+    """The workload's targets: (entry, versus (None: the baseline), least speedup)."""
+    found = list(workload.targets)
+    if workload.target is not None:
+        found.insert(0, (workload.target[0], None, workload.target[1]))
+    return found
+
+
 def target_line(workload: Workload, measurements: list[Measurement]) -> str | None:
     """Whether the workload's acceptance target is met, as one line."""
-    goals = list(workload.targets)
-    if workload.target is not None:
-        goals.insert(0, (workload.target[0], None, workload.target[1]))
-    if not goals:
+    if workload.targets_label is not None or not goals(workload):
         return None
     by_name = {m.entry.name: m.value(workload.unit) for m in measurements}
     what = "events/s" if workload.unit == "ns/event" else "speed"
     lines: list[str] = []
-    for name, versus, least in goals:
+    for name, versus, least in goals(workload):
         label = workload.baseline_label if versus is None else versus
         ours_value, base = by_name.get(name), by_name.get(versus or workload.baseline)
         if workload.unit == "s":  # a time target: at most this fraction of the baseline's time
@@ -122,6 +128,40 @@ def target_line(workload: Workload, measurements: list[Measurement]) -> str | No
         speedup = base / ours_value
         lines.append(f"{goal}: {speedup:.2f}x, {'met' if speedup >= least else 'NOT met'}")
     return "target: " + "; ".join(lines)
+
+
+def shown_ratio(value: float, least: float) -> str:
+    """``value`` to 2 decimals, or more where 2 would round it onto the other side of ``least``."""
+    met = value >= least
+    for digits in range(2, 7):
+        text = f"{value:.{digits}f}"
+        if (float(text) >= least) == met:
+            break
+    return text
+
+
+def ratio_targets(workload: Workload, measurements: list[Measurement]) -> list[str]:
+    """A ``targets_label`` workload's targets, one a line: "a / b: ratio (target >= x, met)".
+
+    The ratio is b's median time over a's (a's speed over b's), both from this run.
+    """
+    if workload.targets_label is None:
+        return []
+    found = {m.entry.name: m for m in measurements}
+    lines: list[str] = []
+    for name, versus, least in goals(workload):
+        other = versus or workload.baseline
+        pair = f"{name} / {other}"
+        goal = f"target >= {least:.1f}"
+        values = [found[x].value(workload.unit) if x in found else None for x in (name, other)]
+        if not values[0] or not values[1]:
+            missing = [x for x, v in zip((name, other), values, strict=True) if not v]
+            lines.append(f"{pair}: n/a ({goal}, not measured: {' and '.join(missing)} skipped)")
+            continue
+        value = values[1] / values[0]
+        met = "met" if value >= least else "not met"
+        lines.append(f"{pair}: {shown_ratio(value, least)} ({goal}, {met})")
+    return lines
 
 
 def describe_input(workload: Workload, measurements: list[Measurement], env: Environment) -> str:
@@ -164,6 +204,10 @@ def print_tables(
         if line := target_line(workload, measurements):
             print(line)
             targets.append(f"{key}: {line.removeprefix('target: ')}")
+        if figures := ratio_targets(workload, measurements):
+            print(f"{workload.targets_label}:")
+            print("\n".join(f"  {figure}" for figure in figures))
+            targets += [f"{key}: {figure}" for figure in figures]
     if targets:
         print("\nacceptance targets:")
         for line in targets:
@@ -198,6 +242,10 @@ def markdown(
         if line := target_line(workload, measurements):
             lines += ["", f"**{line}**"]
             targets.append(f"- `{key}`: {line.removeprefix('target: ')}")
+        if figures := ratio_targets(workload, measurements):
+            lines += ["", f"**{workload.targets_label}:**", ""]
+            lines += [f"- {figure}" for figure in figures]
+            targets += [f"- `{key}`: {figure}" for figure in figures]
         lines += ["", "<details><summary>API calls</summary>", ""]
         lines += [f"- {m.entry.name}: `{m.entry.api}`" for m in measurements]
         lines += ["", "</details>"]

@@ -21,9 +21,9 @@ or more on small shared VMs); compare ratios within one run.
 
 The Server-Sent Events workloads (``sse_decoder`` and ``sse_http``) compare
 sluiceway.sse with httpx-sse on generated streams: the decoders alone, and end
-to end through httpx from a loopback server. They report ns/event, events/s
-and the speedup over httpx-sse (1.00), and say whether the project's
-acceptance targets are met.
+to end from a loopback server through httpx and aiohttp (with
+aiohttp-sse-client2 too). They report ns/event, events/s and the speedup over
+httpx-sse (1.00), and say whether the project's acceptance targets are met.
 
 Every entry's result is checked against the expected value, so a broken entry
 stops the run instead of reporting a fast wrong answer. A peer that is not
@@ -51,17 +51,25 @@ import db_bench
 import harness
 import pages_bench
 import pipelines_bench
+import sse_bench
 import sse_decoder_bench
-import sse_http_bench
 
 #: Import names of the peer libraries, in the order of the results' header line.
-PEERS = ("aiostream", "asyncstdlib", "aioitertools", "httpx", "httpx_sse")
+PEERS = (
+    "aiostream",
+    "asyncstdlib",
+    "aioitertools",
+    "httpx",
+    "httpx_sse",
+    "aiohttp",
+    "aiohttp_sse_client2",
+)
 
 WORKLOADS: dict[str, harness.Workload] = {
     **pipelines_bench.WORKLOADS,  # pipe_async_for, pipe_batched_reduce, amap_seq, batch100
     **concurrency_bench.WORKLOADS,  # merge4, amap_conc, prefetch_overlap
     **sse_decoder_bench.WORKLOADS,  # sse_decoder:<stream>:<chunking>
-    **sse_http_bench.WORKLOADS,  # sse_http:<stream>:<chunking>
+    **sse_bench.WORKLOADS,  # sse_http:<stream>:<chunking>
     **pages_bench.WORKLOADS,  # pages
     **db_bench.WORKLOADS,  # db:asyncpg, db:psycopg, db:aiosqlite
 }
@@ -76,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         help="where sse_http's loopback server runs (default: a process of its own)",
     )
     args = harness.parse_args(parser, argv)
-    sse_http_bench.server_mode = args.sse_server
+    sse_bench.server_mode = args.sse_server
     harness.run(WORKLOADS, args, PEERS)
 
 
