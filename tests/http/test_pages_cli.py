@@ -41,11 +41,16 @@ def url(api: Server, route: str, **params: str) -> str:
 
 
 class TestPagesCommand:
+    @pytest.mark.parametrize("client", [None, "aiohttp", "httpx"])
     @pytest.mark.parametrize("style", list(STYLES))
-    def test_every_style(self, api: Server, style: str) -> None:
-        """Each style option pages through to every item, one JSON line each; exit 0."""
+    def test_every_style(self, api: Server, style: str, client: str | None) -> None:
+        """Each style option pages through to every item, one JSON line each; exit 0.
+
+        With the default client (aiohttp) and with each ``--client``.
+        """
         route, options = STYLES[style]
-        out = sluiceway("pages", api.url + route, *options)
+        chosen = [] if client is None else ["--client", client]
+        out = sluiceway("pages", api.url + route, *options, *chosen)
         assert out.returncode == 0, out.stderr
         assert lines(out) == ITEMS
         assert out.stderr == ""  # no progress line: stderr is not a terminal

@@ -20,6 +20,7 @@ from sluiceway.errors import (
     HTTPStatusError,
     PageTooLargeError,
     ReadError,
+    ReadTimeoutError,
     RepeatedPageError,
     RetriesExhaustedError,
 )
@@ -599,6 +600,24 @@ class TestResilience:
         stream = paginate(http, f"{api.url}/status/503", strategy=LinkHeader(), retry=None)
         with pytest.raises(HTTPStatusError):
             await stream.to_list()
+
+    async def test_a_page_that_stalls_is_retried_then_given_up(
+        self, client_kind: str, api: Server, key: str
+    ) -> None:
+        """No answer within the client's read timeout: retried, then ReadTimeoutError behind it."""
+        async with open_client(client_kind, read_timeout=0.2) as client:
+            stream = paginate(
+                client,
+                f"{api.url}/github",
+                strategy=LinkHeader(),
+                params={"key": key, "delay": 5},
+                retry=FAST,
+            )
+            with anyio.fail_after(10), pytest.raises(RetriesExhaustedError) as caught:
+                await stream.to_list()
+        assert caught.value.status is None
+        assert isinstance(caught.value.__cause__, ReadTimeoutError)
+        assert len(api.requests(key)) == FAST.attempts + 1
 
     async def test_connection_refused(self, http: Any) -> None:
         """Nobody listening: retried, then RetriesExhaustedError from the network error."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import TYPE_CHECKING
+
+import pytest
 
 from commandline import sluiceway
 
@@ -56,3 +59,28 @@ class TestSseCommand:
         """A malformed header or --data is a usage error (exit 2)."""
         assert sluiceway("sse", sse_server.url, "-H", "no colon").returncode == 2
         assert sluiceway("sse", sse_server.url, "--data", "{not json").returncode == 2
+        unknown = sluiceway("sse", sse_server.url, "--client", "curl")
+        assert unknown.returncode == 2
+        assert "aiohttp" in unknown.stderr
+
+    @pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+    def test_either_client(self, sse_server: Server, client: str) -> None:
+        """--client picks the HTTP client: the same events, drops resumed, on each."""
+        url = f"{sse_server.url}/drop?count=7&every=3"
+        out = sluiceway("sse", url, "--max-events", "7", "--client", client)
+        assert out.returncode == 0, out.stderr
+        assert [json.loads(line)["id"] for line in out.stdout.splitlines()] == list("1234567")
+        assert out.stderr.count("reconnecting") == 2
+        assert "ReadError" in out.stderr  # the same typed error from either client
+
+    @pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+    def test_nobody_listening_gives_up_with_the_url(self, client: str) -> None:
+        """--max-reconnects 0 against a closed port: exit 1 naming ConnectError and the URL."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{probe.getsockname()[1]}/events"
+        out = sluiceway("sse", url, "--max-reconnects", "0", "--client", client)
+        assert out.returncode == 1
+        assert out.stdout == ""
+        assert "ConnectError" in out.stderr
+        assert url in out.stderr

@@ -9,7 +9,13 @@ import pytest
 
 import sluiceway as sw
 from clients import open_client
-from sluiceway.errors import ConnectError, ReadError, SSELimitError, SSEResponseError
+from sluiceway.errors import (
+    ConnectError,
+    ReadError,
+    ReadTimeoutError,
+    SSELimitError,
+    SSEResponseError,
+)
 from sluiceway.sse import Event, RetryNotice, connect
 
 if TYPE_CHECKING:
@@ -185,6 +191,22 @@ class TestReconnect:
         assert info.value.url == url
         assert not isinstance(info.value, TimeoutError)
         assert info.value.__cause__ is not None
+
+    async def test_a_stream_that_stalls_after_its_headers(
+        self, client_kind: str, sse_server: Server
+    ) -> None:
+        """A client's read timeout ends a stalled stream with ReadTimeoutError, on either client."""
+        got: list[str] = []
+        url = f"{sse_server.url}/idle?silence=30"
+        async with open_client(client_kind, read_timeout=0.3) as client:
+            stream = connect(url, client=client, max_reconnects=0)
+            with anyio.fail_after(10), pytest.raises(ReadTimeoutError) as caught:
+                async with stream:
+                    async for event in stream:
+                        got.append(event.id)
+        assert got == ["1"]
+        assert isinstance(caught.value, TimeoutError)
+        assert caught.value.url == url
 
     async def test_idle_timeout_reconnects_unless_comments_arrive(
         self, sse: Connect, sse_server: Server

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -166,3 +169,27 @@ class TestHeaders:
         assert response.url == f"{server.url}/here?x=1"
         assert response.headers["x-seen"] == "x=1"
         assert body == b"ok"
+
+
+class TestImports:
+    def test_the_sources_import_no_client(self) -> None:
+        """`import sluiceway.sse` and `import sluiceway.http` load neither httpx nor aiohttp."""
+        code = (
+            "import sys, sluiceway.sse, sluiceway.http, sluiceway.cli; "
+            "print(sorted(m for m in ('httpx', 'aiohttp', 'yarl') if m in sys.modules))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        )
+        assert out.stdout.strip() == "[]"
+
+    def test_no_strategy_module_mentions_a_client(self) -> None:
+        """The strategies, the policy and the fetch loop name neither client library."""
+        import sluiceway.http
+
+        folder = Path(sluiceway.http.__file__).parent
+        for name in ("_strategies.py", "_policy.py", "_fetch.py", "_paginate.py", "_request.py"):
+            text = (folder / name).read_text(encoding="utf-8")
+            assert "import httpx" not in text, name
+            assert "import aiohttp" not in text, name
+        assert "httpx" not in (folder / "_strategies.py").read_text(encoding="utf-8")

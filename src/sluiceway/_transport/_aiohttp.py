@@ -15,7 +15,7 @@ import asyncio
 import inspect
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..errors import (
     ConnectError,
@@ -147,9 +147,22 @@ class AiohttpTransport(Transport):
             options["allow_redirects"] = redirects
         if self._timeout is not None:
             options["timeout"] = self._timeout
-        url = yarl.URL(self.resolve(request.url), encoded=True)
-        response = await self.client.request(request.method, url, **options)
+        response = await self.client.request(request.method, self._target(request.url), **options)
         return _AiohttpResponse(response)
+
+    def _target(self, url: str) -> yarl.URL:
+        """The URL to give aiohttp: :meth:`resolve`'s, as written.
+
+        A session with a base URL joins a relative URL to it itself, and before
+        aiohttp 3.10 refuses an absolute one: a URL on the base URL's origin
+        goes as its path and query (which joins back to the same URL).
+        """
+        target = self.resolve(url)
+        base: yarl.URL | None = getattr(self.client, "_base_url", None)
+        if base is not None and target.origin == URL(str(base)).origin:
+            parts = urlsplit(target)
+            return yarl.URL(parts.path + ("?" + parts.query if parts.query else ""), encoded=True)
+        return yarl.URL(target, encoded=True)
 
     def map_error(self, exc: BaseException, url: str) -> TransportError:
         text = str(exc) or type(exc).__name__
