@@ -259,6 +259,33 @@ class TestRefusals:
             assert "unhappy" in caught.value.body
             assert caught.value.headers["content-type"].startswith("text/plain")
 
+    @pytest.mark.parametrize("client_kind", ["aiohttp"])
+    async def test_a_session_that_raises_for_status(
+        self, client_kind: str, sse_server: Server
+    ) -> None:
+        """aiohttp's raise_for_status=True does not turn a refusal into a ClientResponseError."""
+        import aiohttp
+
+        async with aiohttp.ClientSession(raise_for_status=True) as session:
+            stream = connect(f"{sse_server.url}/status/503", client=session)
+            with pytest.raises(SSEResponseError) as caught:
+                await stream.to_list()
+        assert caught.value.status == 503
+        assert caught.value.body == "the server is unhappy"
+
+    @pytest.mark.parametrize("client_kind", ["aiohttp"])
+    async def test_a_sessions_total_timeout_does_not_cut_a_stream(
+        self, client_kind: str, sse_server: Server
+    ) -> None:
+        """An event stream outlives aiohttp's total timeout (5 min by default), not its reads."""
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=0.3)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            url = f"{sse_server.url}/events?count=8&delay=0.1"
+            events = await connect(url, client=session, reconnect=False).to_list()
+        assert numbers(events) == list(range(1, 9))
+
     async def test_a_wrong_content_type_stops(self, sse: Connect, sse_server: Server) -> None:
         """A 200 that is not text/event-stream raises SSEResponseError with the body start."""
         with pytest.raises(SSEResponseError, match="Content-Type") as caught:
