@@ -62,7 +62,9 @@ SHARED = {
 }
 
 
-@pytest.mark.parametrize("name", ["sluiceway.sse", "sluiceway.http", "sluiceway.db"])
+@pytest.mark.parametrize(
+    "name", ["sluiceway.sse", "sluiceway.http", "sluiceway.db", "sluiceway.brokers"]
+)
 def test_subpackage_all_is_sorted_complete_and_resolves(name: str) -> None:
     """Each source subpackage's __all__ is in ruff's order, lists its public names, resolves."""
     module = importlib.import_module(name)

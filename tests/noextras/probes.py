@@ -64,6 +64,7 @@ def imports() -> list[str]:
 
     before = set(sys.modules)
     import sluiceway
+    import sluiceway.brokers
     import sluiceway.cli
     import sluiceway.db
     import sluiceway.errors

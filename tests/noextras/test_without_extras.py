@@ -79,7 +79,7 @@ class TestEnvironment:
 
 class TestWhatWorks:
     def test_import_sluiceway_loads_only_anyio(self, outcomes: dict[str, dict[str, Any]]) -> None:
-        """sluiceway and its subpackages sse, db, ops, errors and the CLI load nothing else.
+        """sluiceway and its subpackages (sse, db, brokers, ops, errors, the CLI) load nothing else.
 
         Nothing but anyio and what anyio loads itself: its dependencies, and
         sniffio, which it uses when it is installed.
