@@ -7,19 +7,14 @@ uvloop; on trio redis_stream() raises UnsupportedBackendError (tested on its own
 from __future__ import annotations
 
 import importlib.util
-import os
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-import services
+from redis_support import redis_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-#: Where the Redis tests connect; override with SLUICEWAY_TEST_REDIS.
-REDIS_URL = os.environ.get("SLUICEWAY_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 ASYNCIO_BACKENDS: list[Any] = [
     pytest.param("asyncio", id="asyncio"),
@@ -36,16 +31,6 @@ ASYNCIO_BACKENDS: list[Any] = [
 @pytest.fixture(params=ASYNCIO_BACKENDS)
 def anyio_backend(request: pytest.FixtureRequest) -> Any:
     return request.param
-
-
-def redis_url() -> str:
-    """The test Redis's URL, once it is known to answer; else a skip (a failure in CI)."""
-    why = services.reachable(REDIS_URL, default_port=6379)
-    if why is not None:
-        services.unavailable(f"Redis not available: {why}")
-    if importlib.util.find_spec("redis") is None:
-        services.unavailable("Redis tests need redis-py (pip install 'sluiceway[redis]')")
-    return REDIS_URL
 
 
 @pytest.fixture

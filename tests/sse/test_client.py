@@ -198,7 +198,7 @@ class TestReconnect:
         """A client's read timeout ends a stalled stream with ReadTimeoutError, on either client."""
         got: list[str] = []
         url = f"{sse_server.url}/idle?silence=30"
-        async with open_client(client_kind, read_timeout=0.3) as client:
+        async with open_client(client_kind, read_timeout=1.0) as client:
             stream = connect(url, client=client, max_reconnects=0)
             with anyio.fail_after(10), pytest.raises(ReadTimeoutError) as caught:
                 async with stream:
