@@ -46,6 +46,7 @@ module's ``WORKLOADS``.
 
 from __future__ import annotations
 
+import brokers_bench
 import concurrency_bench
 import db_bench
 import harness
@@ -72,6 +73,7 @@ WORKLOADS: dict[str, harness.Workload] = {
     **sse_bench.WORKLOADS,  # sse_http:<stream>:<chunking>
     **pages_bench.WORKLOADS,  # pages
     **db_bench.WORKLOADS,  # db:asyncpg, db:psycopg, db:aiosqlite
+    **brokers_bench.WORKLOADS,  # broker:redis
 }
 
 

@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 def sluiceway(
-    *args: str, cwd: Path | None = None, timeout: float = 60
+    *args: str, cwd: Path | None = None, timeout: float = 60, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``sluiceway ARGS...`` to its end; its exit code, stdout and stderr."""
+    """Run ``sluiceway ARGS...`` to its end (``stdin`` as its input); exit code, stdout, stderr."""
     return subprocess.run(
         [sys.executable, "-m", "sluiceway.cli", *args],
         capture_output=True,
@@ -22,6 +22,7 @@ def sluiceway(
         timeout=timeout,
         check=False,
         cwd=cwd,
+        input=stdin,
     )
 
 

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from . import __version__
-from ._cli import changes, demo, pages, rows, sse
+from ._cli import changes, consume, demo, pages, rows, sse
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,7 +22,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 # The subcommands, in the order `--help` lists them.
-COMMANDS = (demo, sse, pages, rows, changes)
+COMMANDS = (demo, sse, pages, rows, changes, consume)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 import sluiceway as sw
-from sluiceway.brokers import Delivery, ack, redis_stream
+from sluiceway.brokers import Delivery, ack, redis_stream, redis_stream_sink
 from sluiceway.errors import UnsupportedBackendError
 
 
@@ -64,9 +64,10 @@ class TestDelivery:
         again = redis_stream(redis, key, group="g", consumer="c1", block=0.05)
         got = await again.take(4).to_list()
         # 1, 2 and 3 are pending from before: the first run read all four at once
-        # (within max_in_flight), so each was delivered once already; then the new one.
+        # (within max_in_flight) but handed out only 0 and 1, and gave 2 and 3 back
+        # as never delivered; then the new one.
         assert numbers(got) == [1, 2, 3, 4]
-        assert [d.attempt for d in got] == [2, 2, 2, 1]
+        assert [d.attempt for d in got] == [2, 1, 1, 1]
         await ack(got)
         assert await pending(redis, key) == {}
 
@@ -311,3 +312,32 @@ class TestArguments:
         assert isinstance(stream, sw.Stream)
         values = await stream.take(4).map(lambda d: int(d.value["n"]) * 10).to_list()
         assert values == [0, 10, 20, 30]
+
+
+class TestSink:
+    async def test_every_message_is_written_and_counted(self, redis: Any, key: str) -> None:
+        """A stream of mappings goes to the Redis stream, in order, counted."""
+        messages = sw.stream(range(250)).map(lambda i: {"n": str(i)})
+        assert await redis_stream_sink(messages, redis, key, max_in_flight=40) == 250
+        entries = await redis.xrange(key)
+        assert [fields["n"] for _, fields in entries] == [str(i) for i in range(250)]
+
+    async def test_a_sink_feeds_a_consumer_group(self, redis: Any, key: str) -> None:
+        """Written by the sink, read by redis_stream(): the same messages."""
+        await redis_stream_sink(({"n": str(i)} for i in range(30)), redis, key)
+        got = await redis_stream(redis, key, group="g", consumer="c", block=0.05).take(30).to_list()
+        assert numbers(got) == list(range(30))
+
+    async def test_a_bad_message_stops_after_the_good_ones(self, redis: Any, key: str) -> None:
+        """A message that is not a mapping: TypeError, the ones before it written."""
+        with pytest.raises(TypeError, match="mappings"):
+            await redis_stream_sink([{"n": "0"}, {"n": "1"}, "oops", {"n": "3"}], redis, key)
+        assert [fields["n"] for _, fields in await redis.xrange(key)] == ["0", "1"]
+
+    async def test_maxlen_trims(self, redis: Any, key: str) -> None:
+        await redis_stream_sink(({"n": str(i)} for i in range(2000)), redis, key, maxlen=100)
+        assert await redis.xlen(key) < 2000
+
+    def test_bad_arguments(self) -> None:
+        with pytest.raises(TypeError, match=r"redis\.asyncio\.Redis"):
+            anyio.run(redis_stream_sink, [], object(), "s")

@@ -210,6 +210,7 @@ def main() -> None:
             "cli rows sqlite": command("rows", f"sqlite:///{database}", "SELECT 1"),
             "cli rows postgresql": command("rows", "postgresql://127.0.0.1:9/x", "SELECT 1"),
             "cli changes": command("changes", "postgresql://127.0.0.1:9/x", "--slot", "s"),
+            "cli consume": command("consume", "redis://127.0.0.1:9/s", "--group", "g"),
             "demo parts": demo_parts,
         }
         outcomes = {name: outcome(probe) for name, probe in probes.items()}

@@ -137,6 +137,7 @@ class TestInstallHints:
             ("cli rows sqlite", "sqlite"),
             ("cli rows postgresql", "postgres"),
             ("cli changes", "postgres"),
+            ("cli consume", "redis"),
             ("cli demo trio", "trio"),
         ],
     )

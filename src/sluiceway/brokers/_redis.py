@@ -89,6 +89,7 @@ class _RedisStream(Source):
         "_max_in_flight",
         "_room",
         "_stream",
+        "_unhanded",
     )
 
     def __init__(
@@ -124,6 +125,8 @@ class _RedisStream(Source):
         self._failed: BaseException | None = None
         #: Whether the consumer left without an exception (async with, terminal operations).
         self._clean = False
+        #: Entries read and not handed out yet -> their delivery count before this read.
+        self._unhanded: dict[str, int] = {}
 
     def describe(self) -> str:
         return f"brokers.redis_stream({self._stream!r}, group={self._group!r})"
@@ -166,6 +169,7 @@ class _RedisStream(Source):
         try:
             await super().release()
         finally:
+            await self._give_back()
             last, failed = self._last, self._failed
             if last is not None and not last.acked:
                 # The last delivery in hand: its error is recorded (it stays pending),
@@ -177,6 +181,33 @@ class _RedisStream(Source):
                         )
                     elif self._ack_mode == "on_next" and self._clean:
                         await last.ack()
+
+    async def _give_back(self) -> None:
+        """Entries read but never handed out go back to the group, as if never delivered.
+
+        Their delivery count is set back and their idle time made ``claim_idle``
+        (XCLAIM to this consumer with RETRYCOUNT and IDLE), so another consumer's
+        janitor takes them at once and this one on a restart; ``attempt`` is not
+        inflated by entries nobody saw.
+        """
+        unhanded, self._unhanded = self._unhanded, {}
+        if not unhanded:
+            return
+        by_count: dict[int, list[str]] = {}
+        for entry_id, count in unhanded.items():
+            by_count.setdefault(count, []).append(entry_id)
+        with anyio.move_on_after(5, shield=True):
+            for count, ids in by_count.items():
+                await self._client.xclaim(
+                    self._stream,
+                    self._group,
+                    self._consumer,
+                    0,
+                    ids,
+                    idle=int(self._claim_idle * 1000) + 1,
+                    retrycount=count,
+                    justid=True,
+                )
 
     # -- the loop ----------------------------------------------------------
 
@@ -257,7 +288,7 @@ class _RedisStream(Source):
             start = _text(entries[-1][0])
             async for delivery in self._deliver(entries, None):
                 yield delivery
-        next_claim = time.monotonic() + self._claim_idle / 2
+        next_claim = time.monotonic()  # a first pass at once: a new worker takes over at start
         while True:
             room = await self._wait_for_room()
             if time.monotonic() >= next_claim:
@@ -304,8 +335,15 @@ class _RedisStream(Source):
                 self._stream, self._group, min=ids[0], max=ids[-1], count=len(ids) * 2 + 10
             )
             counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        unhanded = self._unhanded
         for raw_id, fields in entries:
             entry_id = _text(raw_id)
+            if fields is not None and entry_id not in self._in_flight:
+                tries = attempt if attempt is not None else counts.get(entry_id, 1)
+                unhanded[entry_id] = tries - 1
+        for raw_id, fields in entries:
+            entry_id = _text(raw_id)
+            unhanded.pop(entry_id, None)
             if fields is None:  # deleted from the stream while pending
                 await self._client.xack(self._stream, self._group, raw_id)
                 continue
