@@ -64,6 +64,7 @@ PEERS = (
     "httpx_sse",
     "aiohttp",
     "aiohttp_sse_client2",
+    "redis",
 )
 
 WORKLOADS: dict[str, harness.Workload] = {

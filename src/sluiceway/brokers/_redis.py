@@ -87,6 +87,7 @@ class _RedisStream(Source):
         "_last",
         "_max_attempts",
         "_max_in_flight",
+        "_next",
         "_room",
         "_stream",
         "_unhanded",
@@ -125,8 +126,10 @@ class _RedisStream(Source):
         self._failed: BaseException | None = None
         #: Whether the consumer left without an exception (async with, terminal operations).
         self._clean = False
-        #: Entries read and not handed out yet -> their delivery count before this read.
-        self._unhanded: dict[str, int] = {}
+        #: The entries of the read being handed out, the index of the next one, and
+        #: their delivery counts (the read's, or XPENDING's): what is not handed yet.
+        self._unhanded: tuple[list[tuple[Any, Any]], int | None, dict[str, int]] | None = None
+        self._next = 0
 
     def describe(self) -> str:
         return f"brokers.redis_stream({self._stream!r}, group={self._group!r})"
@@ -190,12 +193,16 @@ class _RedisStream(Source):
         janitor takes them at once and this one on a restart; ``attempt`` is not
         inflated by entries nobody saw.
         """
-        unhanded, self._unhanded = self._unhanded, {}
-        if not unhanded:
+        reading, self._unhanded = self._unhanded, None
+        if reading is None:
             return
+        entries, attempt, counts = reading
         by_count: dict[int, list[str]] = {}
-        for entry_id, count in unhanded.items():
-            by_count.setdefault(count, []).append(entry_id)
+        for raw_id, fields in entries[self._next :]:
+            entry_id = _text(raw_id)
+            if fields is not None and entry_id not in self._in_flight:
+                tries = attempt if attempt is not None else counts.get(entry_id, 1)
+                by_count.setdefault(tries - 1, []).append(entry_id)
         with anyio.move_on_after(5, shield=True):
             for count, ids in by_count.items():
                 await self._client.xclaim(
@@ -335,15 +342,10 @@ class _RedisStream(Source):
                 self._stream, self._group, min=ids[0], max=ids[-1], count=len(ids) * 2 + 10
             )
             counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
-        unhanded = self._unhanded
-        for raw_id, fields in entries:
+        self._unhanded = (entries, attempt, counts)
+        for index, (raw_id, fields) in enumerate(entries, start=1):
+            self._next = index  # the entries from here on are not handed out
             entry_id = _text(raw_id)
-            if fields is not None and entry_id not in self._in_flight:
-                tries = attempt if attempt is not None else counts.get(entry_id, 1)
-                unhanded[entry_id] = tries - 1
-        for raw_id, fields in entries:
-            entry_id = _text(raw_id)
-            unhanded.pop(entry_id, None)
             if fields is None:  # deleted from the stream while pending
                 await self._client.xack(self._stream, self._group, raw_id)
                 continue
@@ -355,6 +357,7 @@ class _RedisStream(Source):
                 continue
             self._in_flight.add(entry_id)
             yield Delivery(self, fields, entry_id, tries)
+        self._unhanded = None
 
     async def _bury(self, raw_id: Any, entry_id: str, fields: Any, tries: int) -> None:
         """Move an entry past max_attempts to the dead-letter stream, with its last error."""
