@@ -20,6 +20,7 @@ import pytest
 from clients import open_client
 from faults import BODIES, BODY_WAIT, FIRST, KINDS, READ_TIMEOUT
 from sluiceway._transport import _base
+from sluiceway._transport._base import on_asyncio
 from sluiceway.errors import SSEResponseError
 from sluiceway.sse import RetryNotice, connect
 
@@ -98,24 +99,32 @@ async def every_kind(server: FaultServer, body: str, client: str, client_kind: s
 
 
 class TestRefusals:
-    @pytest.mark.parametrize("client", CLIENTS)
     @pytest.mark.parametrize("body", BODIES)
     async def test_refused_at_once_after_one_request(
-        self, refusals: FaultServer, body: str, client: str, client_kind: str
+        self, refusals: FaultServer, body: str
     ) -> None:
         """Every kind of refusal: SSEResponseError, one request, no reconnect, the body's start.
 
-        The kinds run side by side (each its own connection and run name), so
-        a body that stalls costs its wait once per body and client, not once per kind.
+        With each client: httpx and aiohttp (asyncio only), each without and
+        with a short read timeout, and connect()'s own. The kinds and the
+        clients run side by side (each its own connection and run name), so a
+        body that stalls costs its wait once per body, not once per kind and client.
         """
-        await every_kind(refusals, body, client, client_kind)
+        clients: list[tuple[str, str | None]] = [("no_read_timeout", None)]  # connect()'s own
+        for client_kind in ("httpx", "aiohttp") if on_asyncio() else ("httpx",):
+            clients += [(client, client_kind) for client in CLIENTS]
+        failures: dict[str, BaseException] = {}
 
-    @pytest.mark.parametrize("body", BODIES)
-    async def test_refused_at_once_with_connects_own_client(
-        self, refusals: FaultServer, body: str
-    ) -> None:
-        """The same with the client connect() makes itself (aiohttp on asyncio, httpx on trio)."""
-        await every_kind(refusals, body, "no_read_timeout", None)
+        async def with_client(client: str, client_kind: str | None) -> None:
+            try:
+                await every_kind(refusals, body, client, client_kind)
+            except AssertionError as exc:
+                failures[f"{client_kind or 'own'}-{client}"] = exc
+
+        async with anyio.create_task_group() as tg:
+            for client, client_kind in clients:
+                tg.start_soon(with_client, client, client_kind)
+        assert failures == {}
 
     async def test_a_trickling_body_is_cut_short(self, refusals: FaultServer) -> None:
         """A body that would take 10 s gives what came in the first moment, under 4 KiB."""
