@@ -405,7 +405,9 @@ def redis_stream(
         ack: ``"manual"``: call ``await delivery.ack()`` (or
             ``await sluiceway.brokers.ack(batch)``); ``"on_next"``: a delivery
             is acknowledged when the consumer asks for the next one (the loop
-            body finished), or leaves the loop without an exception.
+            body finished), or leaves the loop without an exception. Not over
+            ``.batch(n)``, which asks for the next one while it fills a batch:
+            there use ``"manual"`` and ``ack(batch)``.
         max_in_flight: unacknowledged deliveries at most; no more are read
             until acknowledgements make room.
         block: seconds one read waits for new entries (kept under the
