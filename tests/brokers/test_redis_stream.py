@@ -285,6 +285,24 @@ class TestAckOnNext:
         assert await pending(redis, key) == {}
 
 
+class TestAckOnNextFailures:
+    async def test_a_body_that_raises_is_not_acked(self, redis: Any, key: str) -> None:
+        """ack="on_next": the delivery whose loop body raised stays pending; those before not."""
+        ids = await add(redis, key, 3)
+        stream = redis_stream(redis, key, group="g", consumer="c1", block=0.05, ack="on_next")
+        got: list[Delivery] = []
+        with pytest.raises(RuntimeError, match="handler failed"):
+            async with stream:
+                async for delivery in stream:
+                    got.append(delivery)
+                    if len(got) == 2:
+                        raise RuntimeError("handler failed")
+        assert [d.acked for d in got] == [True, False]
+        left = await redis.xpending_range(key, "g", min="-", max="+", count=10)
+        # The failed one, delivered once; the third, read ahead and given back unseen.
+        assert [(p["message_id"], p["times_delivered"]) for p in left] == [(ids[1], 1), (ids[2], 0)]
+
+
 class TestArguments:
     def test_bad_arguments(self) -> None:
         with pytest.raises(TypeError, match=r"redis\.asyncio\.Redis"):
