@@ -1,16 +1,20 @@
-"""The real Redis on this machine (127.0.0.1:6379), one stream key per test.
+"""The real Redis (127.0.0.1:6379) and NATS (127.0.0.1:4222, JetStream) on this machine.
 
-redis-py's asyncio client runs on asyncio alone: these tests run on asyncio and
-uvloop; on trio redis_stream() raises UnsupportedBackendError (tested on its own).
+One stream key (Redis) or subject and stream (JetStream) per test. redis-py's
+asyncio client and nats-py run on asyncio alone: these tests run on asyncio and
+uvloop; on trio redis_stream() and jetstream() raise UnsupportedBackendError
+(tested on their own).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from nats_support import nats_url
 from redis_support import redis_url
 
 if TYPE_CHECKING:
@@ -52,3 +56,33 @@ async def key(redis: Any) -> AsyncIterator[str]:
     name = f"sluiceway-test:{uuid.uuid4().hex}"
     yield name
     await redis.delete(name, f"{name}:dead", f"{name}:dead:errors")
+
+
+@pytest.fixture
+async def js() -> AsyncIterator[Any]:
+    """A nats-py JetStream context on the test server, its connection closed after the test."""
+    import nats
+
+    nc = await nats.connect(nats_url(), allow_reconnect=False)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def subject(js: Any) -> AsyncIterator[str]:
+    """A subject of this test's own, held by a stream of its own; both streams deleted after.
+
+    The stream is named after the subject (dots made underscores); the dead
+    letter's stream, if jetstream() made one, goes too.
+    """
+    import nats.js.errors
+
+    token = uuid.uuid4().hex
+    name = f"sluiceway-test.{token}"
+    await js.add_stream(name=f"SLUICEWAY_TEST_{token}", subjects=[name])
+    yield name
+    for stream in (f"SLUICEWAY_TEST_{token}", f"DEAD_sluiceway-test_{token}_dead"):
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(stream)

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
+from nats_support import nats_url
 from redis_support import redis_url
 
 from commandline import json_lines, sluiceway
@@ -92,10 +93,102 @@ class TestConsume:
         assert (await redis.xpending(key, "g"))["pending"] == 0
 
     @pytest.mark.parametrize(
-        "target",
-        ["http://127.0.0.1/x", "redis://127.0.0.1:6379", "nats://127.0.0.1/subject"],
+        ("target", "said"),
+        [
+            ("http://127.0.0.1/x", "redis://HOST"),
+            ("redis://127.0.0.1:6379", "redis://HOST"),
+            ("nats://127.0.0.1/subject", "needs --durable"),
+            ("nats://127.0.0.1/a/b", "nats://HOST[:PORT]/SUBJECT"),
+        ],
     )
-    def test_a_bad_url_is_a_usage_error(self, target: str) -> None:
+    def test_a_bad_url_is_a_usage_error(self, target: str, said: str) -> None:
         out = sluiceway("consume", target, "--group", "g")
         assert out.returncode == 2
-        assert "redis://HOST" in out.stderr
+        assert said in out.stderr
+
+    def test_each_engine_needs_its_own_name(self) -> None:
+        out = sluiceway("consume", "nats://127.0.0.1/subject")
+        assert (out.returncode, "needs --durable" in out.stderr) == (2, True)
+        out = sluiceway("consume", "redis://127.0.0.1/0/key")
+        assert (out.returncode, "needs --group" in out.stderr) == (2, True)
+
+
+def nats_target(subject: str) -> str:
+    return f"{nats_url().rstrip('/')}/{subject}"
+
+
+class TestJetStreamCommands:
+    async def test_produce_then_consume(self, js: Any, subject: str) -> None:
+        """produce publishes each line; consume prints them (JSON parsed) and acknowledges."""
+        lines = '{"n": 1}\n\n"two"\n3\n'
+        out = await anyio.to_thread.run_sync(
+            lambda: sluiceway("produce", nats_target(subject), stdin=lines)
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.strip() == "sluiceway: 3 messages written"
+        out = await anyio.to_thread.run_sync(
+            lambda: sluiceway(
+                "consume", nats_target(subject), "--durable", "d", "--max-messages", "3"
+            )
+        )
+        assert out.returncode == 0, out.stderr
+        assert json_lines(out.stdout) == [
+            {"id": "1", "attempt": 1, "value": {"n": 1}},
+            {"id": "2", "attempt": 1, "value": "two"},
+            {"id": "3", "attempt": 1, "value": 3},
+        ]
+        state = await js.consumer_info(await js.find_stream_name_by_subject(subject), "d")
+        assert (state.num_ack_pending, state.num_pending) == (0, 0)
+
+    async def test_sigterm_stops_it_cleanly(self, js: Any, subject: str) -> None:
+        """SIGTERM while waiting: exit 0, no traceback, nothing left unacknowledged."""
+        for n in range(4):
+            await js.publish(subject, str(n).encode())
+        process = await anyio.open_process(
+            [sys.executable, "-m", "sluiceway.cli", "consume", nats_target(subject),
+             "--durable", "d"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None
+        assert process.stderr is not None
+        received = b""
+        with anyio.fail_after(20):
+            async for chunk in process.stdout:
+                received += chunk
+                if received.count(b"\n") == 4:
+                    break
+            process.send_signal(signal.SIGTERM)
+            await process.wait()
+            errors = b"".join([chunk async for chunk in process.stderr])
+        assert process.returncode == 0, errors
+        assert errors == b""
+        assert [json.loads(line)["value"] for line in received.splitlines()] == [0, 1, 2, 3]
+        state = await js.consumer_info(await js.find_stream_name_by_subject(subject), "d")
+        assert state.num_ack_pending == 0
+
+    def test_a_server_that_is_not_there(self) -> None:
+        """A refused first connection: exit 1 at once, naming host and port, no traceback."""
+        out = sluiceway("consume", "nats://127.0.0.1:1/subject", "--durable", "d")
+        assert out.returncode == 1
+        assert "cannot connect to NATS at 127.0.0.1:1" in out.stderr
+        assert "Traceback" not in out.stderr
+
+    async def test_a_subject_no_stream_holds(self) -> None:
+        out = await anyio.to_thread.run_sync(
+            lambda: sluiceway(
+                "produce", nats_target("sluiceway-test.nobody.listens"), stdin='"x"\n'
+            )
+        )
+        assert out.returncode == 1
+        assert "no JetStream stream holds subject" in out.stderr
+        assert "Traceback" not in out.stderr
+
+    async def test_a_line_that_is_not_json(self, js: Any, subject: str) -> None:
+        out = await anyio.to_thread.run_sync(
+            lambda: sluiceway("produce", nats_target(subject), stdin='"a"\nnot json\n')
+        )
+        assert out.returncode == 1
+        assert "line 2 is not JSON" in out.stderr
+        info = await js.stream_info(await js.find_stream_name_by_subject(subject))
+        assert info.state.messages == 1

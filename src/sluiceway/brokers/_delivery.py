@@ -27,8 +27,9 @@ class Delivery:
     """One message, as the consumer group delivered it to this consumer.
 
     Attributes:
-        value: the message as the client library returns it (for Redis
-            Streams, the entry's field -> value mapping).
+        value: the message's content (for Redis Streams, the entry's field ->
+            value mapping as the client returns it; for JetStream, the payload
+            bytes).
         id: the message's id in the stream.
         attempt: how many times it has been delivered, this time included (1
             the first time): a handler can tell a redelivery, and should be
@@ -36,17 +37,22 @@ class Delivery:
         checkpoint: where the stream stood at this message (its id).
         acked: whether :meth:`ack` went through.
         source: what acknowledges it (the consumer loop it came from).
+        message: the client library's own message, for what ``value`` leaves
+            out (nats-py's ``Msg``: subject and headers); None for Redis.
     """
 
-    __slots__ = ("acked", "attempt", "checkpoint", "id", "source", "value")
+    __slots__ = ("acked", "attempt", "checkpoint", "id", "message", "source", "value")
 
-    def __init__(self, source: Acker, value: Any, id: str, attempt: int) -> None:
+    def __init__(
+        self, source: Acker, value: Any, id: str, attempt: int, message: Any = None
+    ) -> None:
         self.source: Acker = source
         self.value: Any = value
         self.id: str = id
         self.attempt: int = attempt
         self.checkpoint: str = id
         self.acked: bool = False
+        self.message: Any = message
 
     async def ack(self) -> None:
         """Acknowledge it, and return once the server confirmed; again: nothing."""
