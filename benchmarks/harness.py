@@ -215,6 +215,10 @@ class Environment:
     sluiceway: str
 
 
+#: Distributions whose import name differs.
+DISTRIBUTIONS = {"nats": "nats-py"}
+
+
 def peer_versions(peers: Iterable[str]) -> dict[str, str | None]:
     """Each peer's version, or None when it cannot be imported."""
     found: dict[str, str | None] = {}
@@ -226,7 +230,7 @@ def peer_versions(peers: Iterable[str]) -> dict[str, str | None]:
             print(f"note: {name} is not installed; its entries are skipped (n/a)", file=sys.stderr)
             continue
         try:
-            found[name] = version(name)
+            found[name] = version(DISTRIBUTIONS.get(name, name))
         except PackageNotFoundError:
             found[name] = "?"
     return found

@@ -65,6 +65,7 @@ PEERS = (
     "aiohttp",
     "aiohttp_sse_client2",
     "redis",
+    "nats",
 )
 
 WORKLOADS: dict[str, harness.Workload] = {
@@ -74,7 +75,7 @@ WORKLOADS: dict[str, harness.Workload] = {
     **sse_bench.WORKLOADS,  # sse_http:<stream>:<chunking>
     **pages_bench.WORKLOADS,  # pages
     **db_bench.WORKLOADS,  # db:asyncpg, db:psycopg, db:aiosqlite
-    **brokers_bench.WORKLOADS,  # broker:redis
+    **brokers_bench.WORKLOADS,  # broker:redis, broker:jetstream
 }
 
 

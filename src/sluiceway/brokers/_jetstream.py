@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import random
 import re
 import time
@@ -89,13 +88,31 @@ def subject_matches(pattern: str, subject: str) -> bool:
 
 
 class _Fetched:
-    """One fetched message: its delivery once handed out."""
+    """One fetched message, its metadata read once, and its delivery once handed out."""
 
-    __slots__ = ("delivery", "msg")
+    __slots__ = ("attempt", "delivery", "msg", "pending", "sequence")
 
     def __init__(self, msg: Any) -> None:
         self.msg = msg
         self.delivery: Delivery | None = None
+        # The ack subject carries the metadata (ADR-15): $JS.ACK.<stream>.<consumer>.
+        # <delivered>.<stream seq>.<consumer seq>.<time>.<pending>, with a domain
+        # and an account hash after "ACK" (and a token at the end) in the newer
+        # form. Read here in one split; msg.metadata parses it again at each access.
+        tokens = (msg.reply or "").split(".")
+        if len(tokens) == 9:
+            first = 4
+        elif len(tokens) >= 11:
+            first = 6
+        else:
+            meta = msg.metadata
+            self.attempt: int = meta.num_delivered
+            self.sequence: int = meta.sequence.stream
+            self.pending: int = meta.num_pending
+            return
+        self.attempt = int(tokens[first])
+        self.sequence = int(tokens[first + 1])
+        self.pending = int(tokens[first + 4])
 
 
 class _JetStream(Source):
@@ -190,7 +207,7 @@ class _JetStream(Source):
                     "or a cancellation, and will be delivered again"
                 )
         if todo:
-            await together(functools.partial(self._ack_one, d) for d in todo)
+            await together(self._ack_one(d) for d in todo)
 
     async def _ack_one(self, delivery: Delivery) -> None:
         """One ack_sync, retried over a lost connection for up to _ACK_PATIENCE seconds."""
@@ -342,22 +359,21 @@ class _JetStream(Source):
                 await anyio.sleep(backoff_delay(failures, 0.05, _BACKOFF_MAX, random.random))
                 continue
             failures = 0
-            waiting = msgs[-1].metadata.num_pending if msgs else 0
             fetched = [_Fetched(msg) for msg in msgs]
+            waiting = fetched[-1].pending if fetched else 0
+            held = self._held
             for item in fetched:
-                self._held[item.msg.metadata.sequence.stream] = item
+                held[item.sequence] = item
             self._start_heartbeat()
             for item in fetched:
-                msg = item.msg
-                meta = msg.metadata
-                sequence = meta.sequence.stream
-                if sequence not in self._held:
+                sequence = item.sequence
+                if held.get(sequence) is not item:
                     continue  # settled meanwhile
-                if meta.num_delivered > self._max_attempts:
-                    await self._bury(msg, sequence, meta.num_delivered)
+                if item.attempt > self._max_attempts:
+                    await self._bury(item.msg, sequence, item.attempt)
                     continue
                 delivery = item.delivery = Delivery(
-                    self, msg.data, str(sequence), meta.num_delivered, msg
+                    self, item.msg.data, str(sequence), item.attempt, item.msg
                 )
                 self._last = delivery
                 yield delivery

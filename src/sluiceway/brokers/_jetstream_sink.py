@@ -10,7 +10,6 @@ it counted is stored in a stream.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from .._core._callables import check_count, check_seconds
@@ -81,7 +80,7 @@ async def _round(js: Any, subject: str, batch: Sequence[Any]) -> int:
 
         # Sent together, each confirmed (PubAck); the first refusal is raised.
         try:
-            await together(functools.partial(js.publish, subject, payload) for payload in payloads)
+            await together(js.publish(subject, payload) for payload in payloads)
         except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError):
             raise LookupError(
                 f"jetstream_sink(): no JetStream stream holds subject {subject!r}; create one "
