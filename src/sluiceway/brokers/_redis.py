@@ -45,8 +45,9 @@ AckMode = Literal["manual", "on_next"]
 
 #: Entries read per call at most (and fewer when the in-flight bound is close).
 _READ_COUNT = 100
-#: Tries of one acknowledgement over lost connections before its error is raised.
-_ACK_TRIES = 4
+#: Seconds an acknowledgement keeps being retried over lost connections (a
+#: server restarting) before its error is raised.
+_ACK_PATIENCE = 10.0
 #: The longest wait between reconnect attempts, seconds.
 _BACKOFF_MAX = 5.0
 
@@ -148,13 +149,17 @@ class _RedisStream(Source):
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         # XACK is idempotent: a connection lost on the way is retried on a new one
-        # (the client reconnects), a few times, before the error reaches the caller.
-        for attempt in range(1, _ACK_TRIES + 1):
+        # (the client reconnects), for up to _ACK_PATIENCE seconds, before the
+        # error reaches the caller.
+        give_up = time.monotonic() + _ACK_PATIENCE
+        attempt = 0
+        while True:
             try:
                 await self._client.xack(self._stream, self._group, *ids)
                 break
             except (RedisConnectionError, RedisTimeoutError, OSError):
-                if attempt == _ACK_TRIES:
+                attempt += 1
+                if time.monotonic() >= give_up:
                     raise
                 await anyio.sleep(backoff_delay(attempt, 0.05, 1.0, random.random))
         for delivery in deliveries:
