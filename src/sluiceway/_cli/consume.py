@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncGenerator, Awaitable, Callable
 
+    from .. import Stream
+    from ..brokers import Delivery
+
 
 def register(commands: Any) -> None:
     consume: argparse.ArgumentParser = commands.add_parser(
@@ -192,6 +195,7 @@ async def _consume(args: argparse.Namespace, server: str, key: str) -> None:
     close_nats: Callable[[], Awaitable[None]] | None = None
     client: Any = None
     show: Callable[[Any], Any]
+    deliveries: Stream[Delivery]
     if _is_nats(server):
         nc, close_nats = await _nats(server)
         deliveries = jetstream(nc.jetstream(), key, durable=args.durable, ack_wait=args.ack_wait)

@@ -17,5 +17,14 @@ from ._jetstream import jetstream as jetstream
 from ._jetstream_sink import jetstream_sink as jetstream_sink
 from ._redis import redis_stream as redis_stream
 from ._redis_sink import redis_stream_sink as redis_stream_sink
+from ._stream import DeliveryStream as DeliveryStream
 
-__all__ = ["Delivery", "ack", "jetstream", "jetstream_sink", "redis_stream", "redis_stream_sink"]
+__all__ = [
+    "Delivery",
+    "DeliveryStream",
+    "ack",
+    "jetstream",
+    "jetstream_sink",
+    "redis_stream",
+    "redis_stream_sink",
+]

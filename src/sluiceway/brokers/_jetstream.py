@@ -33,10 +33,10 @@ import anyio
 
 from .._core._callables import check_count, check_seconds
 from .._core._nodes import Source
-from .._stream import Stream
 from .._transport._backoff import backoff_delay
 from ..errors import UnsupportedBackendError
 from ._delivery import Delivery
+from ._stream import DeliveryStream
 from ._together import together
 
 if TYPE_CHECKING:
@@ -119,7 +119,6 @@ class _JetStream(Source):
     """The consumer loop of one jetstream(): fetches, heartbeats, acknowledges."""
 
     __slots__ = (
-        "_ack_mode",
         "_ack_wait",
         "_beat",
         "_clean",
@@ -141,6 +140,7 @@ class _JetStream(Source):
         "_stream_name",
         "_sub",
         "_subject",
+        "ack_mode",
     )
 
     def __init__(
@@ -165,7 +165,7 @@ class _JetStream(Source):
         self._durable = durable
         self._stream = stream
         self._stream_name = stream or ""
-        self._ack_mode = ack
+        self.ack_mode = ack
         self._max_in_flight = max_in_flight
         self._ack_wait = ack_wait
         self._heartbeat = heartbeat
@@ -263,11 +263,14 @@ class _JetStream(Source):
         last, failed = self._last, self._failed
         if last is not None and failed is not None and int(last.id) in self._held:
             _keep_error((self._stream_name, self._durable, int(last.id)), failed)
-        if self._clean and self._ack_mode == "on_next" and last is not None:
+        if self._clean and self.ack_mode == "on_next" and last is not None:
             await last.ack()
         keep_handed = self._clean
         delay = self._nak_delay if failed is not None else 0
         naked = False
+        for msg in self._orphans():
+            await msg.nak()
+            naked = True
         for sequence, fetched in list(self._held.items()):
             if fetched.delivery is None:
                 await fetched.msg.nak()
@@ -279,6 +282,21 @@ class _JetStream(Source):
             naked = True
         if naked:
             await self._flush()
+
+    def _orphans(self) -> list[Any]:
+        """Messages that came for a fetch cut short (cancelled while it waited).
+
+        They wait in the subscription's queue, delivered as far as the server
+        knows: unless NAKed they would come again only after ``ack_wait``.
+        Read from nats-py's internal queue, best effort: without it, they do.
+        """
+        queue = getattr(getattr(self._sub, "_sub", None), "_pending_queue", None)
+        found: list[Any] = []
+        while queue is not None and not queue.empty():
+            msg = queue.get_nowait()
+            if (getattr(msg, "reply", None) or "").startswith("$JS.ACK."):
+                found.append(msg)  # a delivery (a status message has no ack subject)
+        return found
 
     async def _flush(self) -> None:
         """Make sure what was published (NAKs, progress) left for the server."""
@@ -334,7 +352,7 @@ class _JetStream(Source):
             nats.js.errors.ServiceUnavailableError,
             OSError,
         )
-        on_next = self._ack_mode == "on_next"
+        on_next = self.ack_mode == "on_next"
         failures = 0
         waiting = 0  # messages the last fetch said were waiting after it
         await self._subscribe()
@@ -477,7 +495,7 @@ def jetstream(
     max_attempts: int = 5,
     nak_delay: float = 1.0,
     dead_letter: str | None = None,
-) -> Stream[Delivery]:
+) -> DeliveryStream:
     """The messages of ``subject`` through a durable JetStream pull consumer, at least once.
 
     Run the same ``durable`` in N workers: the server gives each message to
@@ -496,8 +514,9 @@ def jetstream(
         ack: ``"manual"``: call ``await delivery.ack()`` (or
             ``await sluiceway.brokers.ack(batch)``); ``"on_next"``: a delivery
             is acknowledged when the consumer asks for the next one (the loop
-            body finished), or leaves the loop without an exception. Not over
-            ``.batch(n)``: there use ``"manual"`` and ``ack(batch)``.
+            body finished), or leaves the loop without an exception; over
+            ``.batch(n)`` right on this stream, a whole batch when the next
+            batch is asked for (not after other operators that read ahead).
         max_in_flight: messages fetched and not acknowledged at most (read
             ahead included); no more are fetched until acknowledgements make
             room.
@@ -559,7 +578,7 @@ def jetstream(
             f"jetstream(): the dead letter subject {dead_letter!r} falls under the consumed "
             f"subject {subject!r}: dead letters would be consumed again"
         )
-    return Stream(
+    return DeliveryStream(
         _JetStream(
             js,
             subject,

@@ -29,10 +29,10 @@ import anyio
 
 from .._core._callables import check_count, check_seconds
 from .._core._nodes import Source
-from .._stream import Stream
 from .._transport._backoff import backoff_delay
 from ..errors import UnsupportedBackendError
 from ._delivery import Delivery
+from ._stream import DeliveryStream
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Sequence
@@ -75,7 +75,6 @@ class _RedisStream(Source):
     """The consumer loop of one redis_stream(): reads, claims, acknowledges."""
 
     __slots__ = (
-        "_ack_mode",
         "_block",
         "_claim_idle",
         "_clean",
@@ -92,6 +91,7 @@ class _RedisStream(Source):
         "_room",
         "_stream",
         "_unhanded",
+        "ack_mode",
     )
 
     def __init__(
@@ -113,7 +113,7 @@ class _RedisStream(Source):
         self._stream = stream
         self._group = group
         self._consumer = consumer
-        self._ack_mode = ack
+        self.ack_mode = ack
         self._max_in_flight = max_in_flight
         self._block = block
         self._claim_idle = claim_idle
@@ -187,7 +187,7 @@ class _RedisStream(Source):
                         await self._client.hset(
                             self._errors_key, last.id, f"{type(failed).__name__}: {failed}"
                         )
-                    elif self._ack_mode == "on_next" and self._clean:
+                    elif self.ack_mode == "on_next" and self._clean:
                         await last.ack()
 
     async def _give_back(self) -> None:
@@ -240,7 +240,7 @@ class _RedisStream(Source):
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         lost = (RedisConnectionError, RedisTimeoutError, OSError)
-        on_next = self._ack_mode == "on_next"
+        on_next = self.ack_mode == "on_next"
         failures = 0
         while True:
             try:
@@ -394,7 +394,7 @@ def redis_stream(
     claim_idle: float = 30.0,
     max_attempts: int = 5,
     dead_letter: str | None = None,
-) -> Stream[Delivery]:
+) -> DeliveryStream:
     """The entries of a Redis stream for one consumer of a consumer group, at least once.
 
     Run the same ``group`` in N workers with distinct ``consumer`` names: each
@@ -410,9 +410,9 @@ def redis_stream(
         ack: ``"manual"``: call ``await delivery.ack()`` (or
             ``await sluiceway.brokers.ack(batch)``); ``"on_next"``: a delivery
             is acknowledged when the consumer asks for the next one (the loop
-            body finished), or leaves the loop without an exception. Not over
-            ``.batch(n)``, which asks for the next one while it fills a batch:
-            there use ``"manual"`` and ``ack(batch)``.
+            body finished), or leaves the loop without an exception; over
+            ``.batch(n)`` right on this stream, a whole batch when the next
+            batch is asked for (not after other operators that read ahead).
         max_in_flight: unacknowledged deliveries at most; no more are read
             until acknowledgements make room.
         block: seconds one read waits for new entries (kept under the
@@ -440,7 +440,7 @@ def redis_stream(
         raise TypeError(
             f"redis_stream() expects a redis.asyncio.Redis client, got {type(client).__name__}"
         )
-    return Stream(
+    return DeliveryStream(
         _RedisStream(
             client,
             stream,

@@ -37,4 +37,3 @@ async def together(coroutines: Iterable[Coroutine[Any, Any, object]]) -> None:
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
-
