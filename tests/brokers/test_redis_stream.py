@@ -194,6 +194,24 @@ class TestScaleOut:
         await ack(got)
         assert await pending(redis, key) == {}
 
+    async def test_claimed_on_time_on_a_quiet_stream(self, redis: Any, key: str) -> None:
+        """A long block does not hold the janitor back: the take-over comes after claim_idle.
+
+        A consumer waiting on a quiet stream (block=5) takes a dead consumer's
+        entries within claim_idle and a half pass, not after its 5 s wait.
+        """
+        await add(redis, key, 2)
+        dead = redis_stream(redis, key, group="g", consumer="dead", block=0.05)
+        assert numbers(await dead.take(2).to_list()) == [0, 1]
+        alive = redis_stream(redis, key, group="g", consumer="alive", block=5.0, claim_idle=0.5)
+        # The first pass at start finds nothing idle long enough; the next ones must.
+        start = anyio.current_time()
+        with anyio.fail_after(10):
+            got = await alive.take(2).to_list()
+        assert numbers(got) == [0, 1]
+        assert anyio.current_time() - start < 2.0  # claim_idle 0.5, passes every 0.25 s
+        await ack(got)
+
     async def test_max_in_flight_is_never_exceeded(self, redis: Any, key: str) -> None:
         """With 3 unacknowledged the consumer reads no more; the server's PEL shows 3."""
         await add(redis, key, 10)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from . import _engine, _pages, _rows, _sse
+from . import _engine, _pages, _rows, _sse, _workers
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -19,6 +19,7 @@ PARTS: tuple[Callable[[TextIO], Awaitable[None]], ...] = (
     _sse.part,
     _pages.part,
     _rows.part,
+    _workers.part,
 )
 
 

@@ -266,9 +266,12 @@ class _RedisStream(Source):
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def _block_ms(self) -> int:
-        """The block of one read, under the client's socket timeout (redis-py#3138)."""
-        block = self._block
+    def _block_ms(self, limit: float) -> int:
+        """The block of one read: at most ``limit`` s, and under the client's socket timeout.
+
+        (A block longer than the socket timeout raises a timeout: redis-py#3138.)
+        """
+        block = min(self._block, limit)
         pool = getattr(self._client, "connection_pool", None)
         kwargs: dict[str, Any] = getattr(pool, "connection_kwargs", {}) or {}
         timeout = kwargs.get("socket_timeout")
@@ -309,12 +312,15 @@ class _RedisStream(Source):
                 async for delivery in self._deliver(claimed, None):
                     yield delivery
                 continue
+            # The wait ends in time for the next janitor pass: a dead worker's
+            # entries are claimed after claim_idle even while the stream is quiet.
+            until_claim = max(next_claim - time.monotonic(), 0.001)
             reply = await client.xreadgroup(
                 group,
                 consumer,
                 {stream: ">"},
                 count=min(room, _READ_COUNT),
-                block=self._block_ms(),
+                block=self._block_ms(until_claim),
             )
             async for delivery in self._deliver(_entries(reply), 1):
                 yield delivery
