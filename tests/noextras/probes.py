@@ -177,10 +177,10 @@ def demo_parts() -> list[str]:
     """The demo's parts that need an extra, each on asyncio: what they print."""
     import anyio
 
-    from sluiceway._demo import _pages, _rows, _sse
+    from sluiceway._demo import _pages, _rows, _sse, _workers
 
     said = []
-    for part in (_sse.part, _pages.part, _rows.part):
+    for part in (_sse.part, _pages.part, _rows.part, _workers.part):
         out = io.StringIO()
         anyio.run(part, out)
         said.append(out.getvalue().strip())
@@ -211,6 +211,8 @@ def main() -> None:
             "cli rows postgresql": command("rows", "postgresql://127.0.0.1:9/x", "SELECT 1"),
             "cli changes": command("changes", "postgresql://127.0.0.1:9/x", "--slot", "s"),
             "cli consume": command("consume", "redis://127.0.0.1:9/s", "--group", "g"),
+            "cli consume nats": command("consume", "nats://127.0.0.1:9/s", "--durable", "d"),
+            "cli produce nats": command("produce", "nats://127.0.0.1:9/s"),
             "demo parts": demo_parts,
         }
         outcomes = {name: outcome(probe) for name, probe in probes.items()}

@@ -138,6 +138,8 @@ class TestInstallHints:
             ("cli rows postgresql", "postgres"),
             ("cli changes", "postgres"),
             ("cli consume", "redis"),
+            ("cli consume nats", "nats"),
+            ("cli produce nats", "nats"),
             ("cli demo trio", "trio"),
         ],
     )
@@ -157,14 +159,15 @@ class TestInstallHints:
     def test_the_demo_skips_the_parts_that_need_an_extra(
         self, outcomes: dict[str, dict[str, Any]]
     ) -> None:
-        """The demo's SSE, API and database parts each say what to install instead of failing."""
+        """The demo's SSE, API, database and workers parts each say what to install."""
         said = outcomes["demo parts"]["value"]
         assert [line.split(":", 1)[0] for line in said] == [
             "7. Server-Sent Events",
             "8. Paginated API",
             "9. A database",
+            "10. Many workers, one stream",
         ]
-        for line, extra in zip(said, ["http", "http", "sqlite"], strict=True):
+        for line, extra in zip(said, ["http", "http", "sqlite", "redis"], strict=True):
             assert hint(extra) in line
 
     def test_rows_on_a_sync_sqlite3_connection(self, outcomes: dict[str, dict[str, Any]]) -> None:
