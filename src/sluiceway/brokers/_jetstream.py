@@ -240,13 +240,15 @@ class _JetStream(Source):
             await super().release()
         finally:
             with anyio.CancelScope(shield=True):
-                await self._stop_heartbeat()
-                with anyio.move_on_after(5):
-                    await self._settle_on_close()
-                sub, self._sub = self._sub, None
-                if sub is not None:
+                try:
+                    await self._stop_heartbeat()
                     with anyio.move_on_after(5):
-                        await sub.unsubscribe()
+                        await self._settle_on_close()
+                finally:
+                    sub, self._sub = self._sub, None
+                    if sub is not None:
+                        with anyio.move_on_after(5):
+                            await sub.unsubscribe()
 
     async def _settle_on_close(self) -> None:
         """What the consumer will not handle goes back to the server when the stream closes.
@@ -263,10 +265,18 @@ class _JetStream(Source):
         last, failed = self._last, self._failed
         if last is not None and failed is not None and int(last.id) in self._held:
             _keep_error((self._stream_name, self._durable, int(last.id)), failed)
-        if self._clean and self.ack_mode == "on_next" and last is not None:
-            await last.ack()
         keep_handed = self._clean
-        delay = self._nak_delay if failed is not None else 0
+        if self._clean and self.ack_mode == "on_next" and last is not None:
+            try:
+                await last.ack()
+            except Exception:
+                keep_handed = False  # not confirmed: handed back with the rest, then raised
+                await self._give_back(keep_handed, 0)
+                raise
+        await self._give_back(keep_handed, self._nak_delay if failed is not None else 0)
+
+    async def _give_back(self, keep_handed: bool, delay: float) -> None:
+        """NAK what is held: read ahead, and handed out too unless ``keep_handed``."""
         naked = False
         for msg in self._orphans():
             await msg.nak()
